@@ -1,0 +1,115 @@
+"""The settings table: every knob the service has, with its default and why it exists.
+
+Each field of `Settings` is one row. Its metadata carries the parser for the text form (environment
+variable `IMGSERVE_<NAME>` or a CLI flag) and the help line that `imgserve settings` prints, so the
+table, the CLI and the docs cannot drift apart. Settings are parsed and checked once, at start-up;
+an invalid value stops the service with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+PREFIX = "IMGSERVE_"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names it."""
+
+
+def _int(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"[0-9]{1,18}", text.strip()):
+            raise ValueError(f"expected a whole number, got {text!r}")
+        value = int(text.strip())
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"must be {bound}, got {value}")
+        return value
+
+    return parse
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text.strip()
+
+
+def _path(text: str) -> Path:
+    return Path(_text(text))
+
+
+def _optional_path(text: str) -> Path | None:
+    return Path(text.strip()) if text.strip() else None
+
+
+def _default_threads() -> int:
+    """Enough threads that cheap requests (304s, cache hits, health checks) never wait behind decodes."""
+    return max(4, 4 * (os.cpu_count() or 1))
+
+
+def setting(default: Any, parse: Callable[[str], Any], help: str) -> Any:
+    return field(default=default, metadata={"parse": parse, "help": help})
+
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path = setting(Path("images"), _path, "folder of originals (relative to the working directory)")
+    manifest: Path | None = setting(
+        None, _optional_path, "optional CSV of `id,path` rows mapping ids (e.g. archive numbers) to originals")
+    host: str = setting("127.0.0.1", _text, "address `imgserve serve` listens on")
+    port: int = setting(8080, _int(0, 65535), "port `imgserve serve` listens on")
+    threads: int = setting(_default_threads(), _int(1, 1024), "waitress worker threads")
+    cache_bytes: int = setting(256 * MiB, _int(0), "in-memory result cache budget in bytes; 0 turns it off")
+    cache_max_age: int = setting(86400, _int(0), "seconds clients and CDNs may reuse a result (Cache-Control)")
+    max_dimension: int = setting(8192, _int(1, 65500), "largest output width or height")
+    max_pixels: int = setting(100_000_000, _int(1), "largest source (width x height) that will be decoded")
+    max_source_bytes: int = setting(128 * MiB, _int(1), "largest original, in bytes, that will be read")
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from `IMGSERVE_*` variables, then `overrides` (text is parsed, other values taken as is)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = overrides.get(f.name, environ.get(PREFIX + f.name.upper()))
+            if raw is None:
+                continue
+            if isinstance(raw, str):
+                try:
+                    raw = f.metadata["parse"](raw)
+                except ValueError as error:
+                    raise SettingsError(f"{PREFIX}{f.name.upper()}: {error}") from None
+            values[f.name] = raw
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return replace(cls(), **values).checked()
+
+    def checked(self) -> Settings:
+        if not self.root.is_dir():
+            raise SettingsError(f"{PREFIX}ROOT: {str(self.root)!r} is not a readable folder")
+        if self.manifest is not None and not self.manifest.is_file():
+            raise SettingsError(f"{PREFIX}MANIFEST: {str(self.manifest)!r} is not a file")
+        return self
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(variable, current value, help) for every setting, in table order."""
+        return [(PREFIX + f.name.upper(), _show(getattr(self, f.name)), f.metadata["help"]) for f in fields(self)]
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (tuple, list, frozenset)):
+        return ",".join(map(str, value))
+    return str(value)
