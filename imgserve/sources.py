@@ -1,0 +1,123 @@
+"""Where originals come from: a folder of files, optionally keyed through a manifest.
+
+An id from a URL is untrusted. It is checked segment by segment (no `..`, no hidden names, no
+backslashes or control characters), resolved with symlinks followed, and must still lie inside the
+root. The file is then opened once and its identity (size, mtime) is taken from that same file
+descriptor, so the ETag always describes the bytes that are served even if the file is replaced.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import Problem
+
+log = logging.getLogger(__name__)
+
+# Tried in this order when an id comes without an extension.
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+
+
+def _not_found(id: str) -> Problem:
+    return Problem(404, f"no original {id!r} under the image root")
+
+
+def safe_parts(id: str) -> list[str]:
+    """The id's path segments, or 404 for anything that could name a file outside the root."""
+    if not id or id.startswith("/") or "\\" in id or any(ord(c) < 0x20 or c == "\x7f" for c in id):
+        raise _not_found(id)
+    parts = id.split("/")
+    if any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+        raise _not_found(id)
+    return parts
+
+
+@dataclass(frozen=True)
+class Original:
+    """An opened original. `key` is its path relative to the root; `mtime_ns`/`size` come from fstat."""
+    key: str
+    size: int
+    mtime_ns: int
+    file: BinaryIO
+
+    @property
+    def identity(self) -> str:
+        return f"{self.key}\0{self.mtime_ns}\0{self.size}"
+
+    @property
+    def modified(self) -> float:
+        return self.mtime_ns / 1e9
+
+    def read(self, limit: int) -> bytes:
+        """All bytes, or 413 when the original is larger than `limit`."""
+        if self.size > limit:
+            raise Problem(413, f"the original is {self.size} bytes; this server reads at most {limit}")
+        data = self.file.read(limit + 1)
+        if len(data) > limit:
+            raise Problem(413, f"the original grew past {limit} bytes while being read")
+        return data
+
+
+class Folder:
+    def __init__(self, root: Path, manifest: Path | None = None) -> None:
+        self.root = root.resolve()
+        self.manifest = load_manifest(manifest) if manifest else {}
+
+    def locate(self, id: str) -> Path:
+        """The file an id names: a manifest key, a path, or a path without its extension."""
+        relative = self.manifest.get(id, id)
+        candidate = self.root.joinpath(*safe_parts(relative))
+        if not candidate.exists() and not candidate.suffix:
+            candidate = next((c for c in _with_extensions(candidate) if c.is_file()), candidate)
+        try:
+            real = candidate.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise _not_found(id) from None
+        if not real.is_relative_to(self.root) or any(p.startswith(".") for p in real.relative_to(self.root).parts):
+            log.warning("refused %r: it resolves to %s, outside the root or hidden", id, real)
+            raise _not_found(id)
+        return real
+
+    @contextmanager
+    def open(self, id: str) -> Iterator[Original]:
+        path = self.locate(id)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except PermissionError:
+            log.error("cannot read %s: permission denied", path)
+            raise Problem(403, f"the original {id!r} exists but the server may not read it") from None
+        except OSError:
+            raise _not_found(id) from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise _not_found(id)
+        with os.fdopen(fd, "rb") as file:
+            yield Original(path.relative_to(self.root).as_posix(), info.st_size, info.st_mtime_ns, file)
+
+
+def _with_extensions(path: Path) -> Iterator[Path]:
+    for ext in EXTENSIONS:
+        yield path.with_name(path.name + ext)
+        yield path.with_name(path.name + ext.upper())
+
+
+def load_manifest(path: Path) -> dict[str, str]:
+    """`id,path` rows (a header row `id,path` is allowed); paths are relative to the root."""
+    mapping: dict[str, str] = {}
+    with open(path, newline="", encoding="utf-8") as file:
+        for number, row in enumerate(csv.reader(file), start=1):
+            if not row or row[0].startswith("#") or (number == 1 and row[:2] == ["id", "path"]):
+                continue
+            if len(row) != 2 or not row[0].strip() or not row[1].strip():
+                raise ValueError(f"{path}:{number}: expected `id,path`, got {row!r}")
+            mapping[row[0].strip()] = row[1].strip()
+    return mapping
