@@ -1,0 +1,168 @@
+"""Pure ndarray -> ndarray steps. No I/O, no Flask, no options parsing.
+
+Arrays are OpenCV's: (h, w) gray or (h, w, 3) BGR or (h, w, 4) BGRA, uint8, uint16 or float32 (0..1).
+Colours arrive as RGBA tuples (as written in URLs) and are reordered here. Every step returns its
+input unchanged when asked to do nothing, so the pipeline can call them unconditionally.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+_ORIENT = {  # EXIF orientation -> (rotate code or None, flip code or None), applied in that order
+    1: (None, None), 2: (None, 1), 3: (cv2.ROTATE_180, None), 4: (None, 0),
+    5: (cv2.ROTATE_90_CLOCKWISE, 1), 6: (cv2.ROTATE_90_CLOCKWISE, None),
+    7: (cv2.ROTATE_90_COUNTERCLOCKWISE, 1), 8: (cv2.ROTATE_90_COUNTERCLOCKWISE, None),
+}
+_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+_FLIP = {"h": 1, "v": 0, "hv": -1}
+
+
+def channels(image: np.ndarray) -> int:
+    return 1 if image.ndim == 2 else image.shape[2]
+
+
+def peak(image: np.ndarray) -> float:
+    """The value that means "full" for this depth."""
+    return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(image.dtype, 1.0)
+
+
+def orient(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation so the image looks as its camera meant it."""
+    rotation, flip_code = _ORIENT.get(orientation, (None, None))
+    if rotation is not None:
+        image = cv2.rotate(image, rotation)
+    if flip_code is not None:
+        image = cv2.flip(image, flip_code)
+    return image
+
+
+def crop(image: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
+    if box is None:
+        return image
+    x, y, w, h = box
+    return image[y:y + h, x:x + w]
+
+
+def rotate(image: np.ndarray, degrees: int) -> np.ndarray:
+    return cv2.rotate(image, _ROTATE[degrees]) if degrees else image
+
+
+def flip(image: np.ndarray, mode: str) -> np.ndarray:
+    return cv2.flip(image, _FLIP[mode]) if mode else image
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Area averaging when shrinking (no aliasing), bicubic when growing.
+
+    Colour under transparent pixels is meaningless, so BGRA is resized premultiplied (as libvips and
+    sharp do); otherwise dark or garish fringes bleed into the edges of logos.
+    """
+    height, width = image.shape[:2]
+    if (width, height) == tuple(size):
+        return image
+    interpolation = cv2.INTER_AREA if size[0] <= width and size[1] <= height else cv2.INTER_CUBIC
+    if channels(image) == 4 and image[:, :, 3].min() < peak(image):
+        return _unpremultiply(cv2.resize(_premultiply(image), size, interpolation=interpolation), image.dtype)
+    return cv2.resize(image, size, interpolation=interpolation)
+
+
+def _premultiply(image: np.ndarray) -> np.ndarray:
+    work = image.astype(np.float32)
+    work[:, :, :3] *= work[:, :, 3:4] / peak(image)
+    return work
+
+
+def _unpremultiply(work: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    top = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype), 1.0)
+    alpha = work[:, :, 3:4]
+    np.divide(work[:, :, :3] * top, alpha, out=work[:, :, :3], where=alpha > 0)
+    return _to_dtype(work, dtype)
+
+
+def _to_dtype(work: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if np.dtype(dtype) == np.float32:
+        return work
+    top = 255 if np.dtype(dtype) == np.uint8 else 65535
+    return np.clip(np.rint(work), 0, top).astype(dtype)
+
+
+def window(image: np.ndarray, box: tuple[int, int, int, int] | None,
+           bg: tuple[int, int, int, int]) -> np.ndarray:
+    """The `box` (x, y, w, h) of the image; parts outside the image are filled with `bg` (RGBA)."""
+    if box is None:
+        return image
+    x, y, w, h = box
+    height, width = image.shape[:2]
+    if (x, y, w, h) == (0, 0, width, height):
+        return image
+    inside = image[max(y, 0):min(y + h, height), max(x, 0):min(x + w, width)]
+    top, left = max(-y, 0), max(-x, 0)
+    bottom, right = h - top - inside.shape[0], w - left - inside.shape[1]
+    if not (top or left or bottom or right):
+        return inside
+    inside = _room_for(inside, bg)
+    return cv2.copyMakeBorder(inside, top, bottom, left, right, cv2.BORDER_CONSTANT,
+                              value=color(bg, inside))
+
+
+def _room_for(image: np.ndarray, bg: tuple[int, int, int, int]) -> np.ndarray:
+    """Add the channels a background colour needs: colour for a non-gray bg, alpha for a translucent one."""
+    if channels(image) == 1 and len(set(bg[:3])) > 1:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if bg[3] < 255 and channels(image) != 4:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGRA if channels(image) == 1 else cv2.COLOR_BGR2BGRA)
+    return image
+
+
+def color(rgba: tuple[int, int, int, int], image: np.ndarray) -> tuple[float, ...]:
+    """An RGBA tuple (0..255) as a value for this image's channels and depth."""
+    r, g, b, a = (v / 255 * peak(image) for v in rgba)
+    return {1: (r,), 3: (b, g, r), 4: (b, g, r, a)}[channels(image)]
+
+
+def grayscale(image: np.ndarray, enabled: bool) -> np.ndarray:
+    """Luma only; alpha is kept (as BGRA with equal colour channels, since encoders lack gray+alpha)."""
+    if not enabled or channels(image) == 1:
+        return image
+    if channels(image) == 4:
+        gray = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+        return cv2.merge((gray, gray, gray, image[:, :, 3]))
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(image, (0, 0), sigma) if sigma else image
+
+
+def sharpen(image: np.ndarray, amount: float) -> np.ndarray:
+    """Unsharp mask: add back `amount` times the detail a 1-pixel Gaussian removes."""
+    if not amount:
+        return image
+    soft = cv2.GaussianBlur(image, (0, 0), 1.0)
+    return cv2.addWeighted(image, 1.0 + amount, soft, -amount, 0)
+
+
+def flatten(image: np.ndarray, bg: tuple[int, int, int, int]) -> np.ndarray:
+    """Composite BGRA over an opaque `bg` colour, for outputs without alpha."""
+    if channels(image) != 4:
+        return image
+    top = peak(image)
+    alpha = image[:, :, 3:4].astype(np.float32) / top
+    if alpha.min() == 1.0:
+        return np.ascontiguousarray(image[:, :, :3])
+    backdrop = np.array(color(bg, image)[:3], np.float32)
+    mixed = image[:, :, :3].astype(np.float32) * alpha + backdrop * (1.0 - alpha)
+    return _to_dtype(mixed, image.dtype)
+
+
+def to_depth(image: np.ndarray, allowed: tuple[type, ...]) -> np.ndarray:
+    """Bring 16-bit or float pixels to the deepest dtype an encoder takes, rounding, never wrapping."""
+    if image.dtype in [np.dtype(a) for a in allowed]:
+        return image
+    if np.uint16 in allowed:  # float -> uint16
+        return _to_dtype(np.clip(image, 0, 1) * 65535.0, np.uint16)
+    if image.dtype == np.uint16:
+        return cv2.convertScaleAbs(image, alpha=1 / 257)
+    return cv2.convertScaleAbs(np.clip(image, 0, 1), alpha=255)

@@ -1,0 +1,134 @@
+"""Writes BMP files of every kind real archives hold, byte by byte, for tests.
+
+`write(kind)` returns the file's bytes; the expected pixels come from a reference decoder (Pillow)
+in the tests, not from this writer, so a mistake here cannot hide a mistake in the decoder.
+Kinds are named `<header>-<bits>[-<variant>]`: headers core (OS/2 1.x, 12 bytes), os2 (OS/2 2.x,
+64 bytes), info (40), v4 (108), v5 (124).
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+HEADER_SIZE = {"core": 12, "os2": 64, "info": 40, "v4": 108, "v5": 124}
+KINDS = (
+    "info-1", "info-4", "info-8", "info-8-topdown", "info-8-short-palette", "info-4-rle", "info-8-rle",
+    "info-16", "info-16-565", "info-24", "info-24-topdown", "info-32", "info-32-bitfields",
+    "v4-16-565", "v4-24", "v4-32-alpha", "v5-8", "v5-24", "v5-32-alpha", "v5-32-alpha-topdown", "v5-8-rle",
+    "core-1", "core-4", "core-8", "core-24", "os2-8", "os2-24", "os2-8-rle",
+)
+
+
+def _pad4(row: bytes) -> bytes:
+    return row + b"\0" * (-len(row) % 4)
+
+
+def _pack(indices: np.ndarray, bits: int) -> np.ndarray:
+    per = 8 // bits
+    h, w = indices.shape
+    padded = np.pad(indices, ((0, 0), (0, -w % per))).reshape(h, -1, per).astype(np.uint8)
+    out = np.zeros(padded.shape[:2], np.uint8)
+    for k in range(per):
+        out |= padded[:, :, k] << (8 - bits * (k + 1))
+    return out
+
+
+def rle8(indices: np.ndarray) -> bytes:
+    """Encoded runs for repeats, absolute runs (padded to 16 bits) for varied stretches."""
+    out = bytearray()
+    for row in indices:
+        x, w = 0, len(row)
+        while x < w:
+            run = 1
+            while x + run < w and run < 255 and row[x + run] == row[x]:
+                run += 1
+            if run >= 2 or w - x < 3:
+                out += bytes([run, row[x]])
+                x += run
+                continue
+            n = 3
+            while x + n < w and n < 255 and row[x + n] != row[x + n - 1]:
+                n += 1
+            out += bytes([0, n]) + bytes(row[x:x + n].tolist()) + (b"\0" if n % 2 else b"")
+            x += n
+        out += b"\0\0"  # end of line
+    return bytes(out[:-2]) + b"\0\1"  # end of bitmap
+
+
+def rle4(indices: np.ndarray) -> bytes:
+    out = bytearray()
+    for row in indices:
+        x, w = 0, len(row)
+        while x < w:
+            run = 1
+            while x + run < w and run < 255 and row[x + run] == row[x]:
+                run += 1
+            out += bytes([run, (row[x] << 4) | row[x]])
+            x += run
+        out += b"\0\0"
+    return bytes(out[:-2]) + b"\0\1"
+
+
+def write(kind: str, width: int = 13, height: int = 7, seed: int = 0) -> bytes:
+    parts = kind.split("-")
+    header, bits, variants = HEADER_SIZE[parts[0]], int(parts[1]), set(parts[2:])
+    rng = np.random.default_rng(seed)
+    top_down = "topdown" in variants
+    compression, masks, palette = 0, None, None
+
+    if bits <= 8:
+        colors = 1 << bits
+        used = colors // 2 + 1 if "short" in variants else colors
+        palette = rng.integers(0, 256, size=(used, 3), dtype=np.uint8)
+        indices = rng.integers(0, used, size=(height, width), dtype=np.uint8)
+        if "rle" in variants:
+            indices[:, : width // 2] = indices[:, :1]  # give the encoder runs to find
+            compression = 1 if bits == 8 else 2
+            body = (rle8 if bits == 8 else rle4)(indices[::-1])
+        elif bits == 8:
+            rows = indices if top_down else indices[::-1]
+            body = b"".join(_pad4(r.tobytes()) for r in rows)
+        else:
+            packed = _pack(indices, bits)
+            rows = packed if top_down else packed[::-1]
+            body = b"".join(_pad4(r.tobytes()) for r in rows)
+    elif bits == 16:
+        if "565" in variants:
+            compression, masks = 3, (0xF800, 0x07E0, 0x001F, 0)
+        values = rng.integers(0, 1 << 16, size=(height, width), dtype=np.uint16)
+        if "565" not in variants:
+            values &= 0x7FFF
+        rows = values if top_down else values[::-1]
+        body = b"".join(_pad4(r.astype("<u2").tobytes()) for r in rows)
+    elif bits == 24:
+        pixels = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+        rows = pixels if top_down else pixels[::-1]
+        body = b"".join(_pad4(r.tobytes()) for r in rows)
+    else:  # 32
+        pixels = rng.integers(0, 256, size=(height, width, 4), dtype=np.uint8)
+        if "alpha" in variants:
+            compression, masks = 3, (0x00FF0000, 0x0000FF00, 0x000000FF, 0xFF000000)
+        elif "bitfields" in variants:
+            compression, masks = 3, (0x00FF0000, 0x0000FF00, 0x000000FF, 0)
+        rows = pixels if top_down else pixels[::-1]
+        body = b"".join(r.tobytes() for r in rows)
+
+    if header == 12:
+        info = struct.pack("<IHHHH", 12, width, height, 1, bits)
+        table = palette.tobytes() if palette is not None else b""
+    else:
+        info = struct.pack("<IiiHHIIiiII", header, width, -height if top_down else height, 1, bits, compression,
+                           len(body), 2835, 2835, 0 if palette is None else len(palette), 0)
+        if header == 64:
+            info += b"\0" * 24
+        elif header >= 108:
+            info += struct.pack("<4I", *(masks or (0, 0, 0, 0))) + b"BGRs" + b"\0" * 48
+            if header == 124:
+                info += struct.pack("<4I", 4, 0, 0, 0)
+        elif masks:  # 40-byte header: three masks follow it
+            info += struct.pack("<3I", *masks[:3])
+        table = b"" if palette is None else np.hstack([palette, np.zeros((len(palette), 1), np.uint8)]).tobytes()
+    offset = 14 + len(info) + len(table)
+    return struct.pack("<2sIHHI", b"BM", offset + len(body), 0, 0, offset) + info + table + body

@@ -1,0 +1,70 @@
+"""Small generated images and helpers to encode, decode and inspect them."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+
+# Quadrant colours (BGR) of `quadrants()`: top-left red, top-right green, bottom-left blue, bottom-right white.
+RED, GREEN, BLUE, WHITE = (0, 0, 255), (0, 255, 0), (255, 0, 0), (255, 255, 255)
+
+
+def quadrants(width: int = 80, height: int = 60) -> np.ndarray:
+    """A BGR image whose orientation is obvious from four flat colours."""
+    image = np.empty((height, width, 3), np.uint8)
+    image[: height // 2, : width // 2] = RED
+    image[: height // 2, width // 2:] = GREEN
+    image[height // 2:, : width // 2] = BLUE
+    image[height // 2:, width // 2:] = WHITE
+    return image
+
+
+def photo(width: int = 320, height: int = 240, seed: int = 0) -> np.ndarray:
+    """A smooth BGR image with edges and some texture: resizing it wrongly shows up in PSNR."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    image = np.dstack([128 + 100 * np.sin(x / 17 + k) * np.cos(y / 23 - k) for k in range(3)])
+    for _ in range(6):
+        cx, cy, r = rng.integers(0, width), rng.integers(0, height), rng.integers(5, max(6, width // 6))
+        cv2.circle(image, (int(cx), int(cy)), int(r), tuple(float(v) for v in rng.integers(0, 256, 3)), -1)
+    return np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
+
+
+def encode(image: np.ndarray, ext: str = ".png", params: list[int] | None = None) -> bytes:
+    ok, data = cv2.imencode(ext, image, params or [])
+    assert ok
+    return data.tobytes()
+
+
+def decode(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert image is not None, "response is not a decodable image"
+    return image
+
+
+def jpeg_with_orientation(image: np.ndarray, orientation: int, quality: int = 95) -> bytes:
+    """A JPEG whose EXIF says `orientation` (Pillow writes the EXIF block)."""
+    from PIL import Image
+
+    pil = Image.fromarray(image[:, :, ::-1])
+    exif = pil.getexif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    pil.save(out, "JPEG", quality=quality, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def color_at(image: np.ndarray, x: float, y: float) -> tuple[int, ...]:
+    """Colour at a fraction (x, y) of the image's width and height."""
+    h, w = image.shape[:2]
+    return tuple(int(v) for v in np.atleast_1d(image[min(int(y * h), h - 1), min(int(x * w), w - 1)]))
+
+
+def close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int = 12) -> bool:
+    return len(a) == len(b) and all(abs(int(p) - int(q)) <= tolerance for p, q in zip(a, b))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(cv2.PSNR(a, b))

@@ -1,0 +1,123 @@
+"""Every BMP kind decoded and compared pixel by pixel with a reference decoder (Pillow)."""
+
+import io
+import struct
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgserve import bmp, codecs
+from imgserve.errors import Problem
+from imgserve.probe import probe
+from tests import bmp_factory
+
+
+def reference(data: bytes) -> np.ndarray:
+    image = Image.open(io.BytesIO(data))
+    rgb = np.asarray(image.convert("RGBA" if image.mode == "RGBA" else "RGB"))
+    return rgb[:, :, [2, 1, 0, 3][: rgb.shape[2]]]  # to BGR(A)
+
+
+def ours(data: bytes) -> np.ndarray:
+    return codecs.decode(data, probe(data))
+
+
+@pytest.mark.parametrize("kind", bmp_factory.KINDS)
+@pytest.mark.parametrize("size", [(13, 7), (1, 1), (32, 3), (3, 32)])
+def test_every_kind_matches_the_reference_decoder(kind: str, size: tuple[int, int]) -> None:
+    data = bmp_factory.write(kind, *size)
+    expected = reference(data)
+    got = ours(data)
+    assert got.shape == expected.shape
+    assert got.dtype == np.uint8
+    assert np.array_equal(got, expected)
+
+
+def test_sixteen_bit_channels_reach_full_white() -> None:
+    """OpenCV shifts 5-bit values left, so white comes out 248; scaled, it is 255."""
+    for kind, white in (("info-16", 0x7FFF), ("info-16-565", 0xFFFF)):
+        data = bytearray(bmp_factory.write(kind, 4, 2))
+        offset = struct.unpack_from("<I", data, 10)[0]
+        data[offset:] = struct.pack("<H", white) * ((len(data) - offset) // 2)
+        assert ours(bytes(data)).min() == 255
+
+
+def test_core_header_gives_colour_not_one_channel() -> None:
+    got = ours(bmp_factory.write("core-24", 5, 4))
+    assert got.shape == (4, 5, 3)
+
+
+def test_short_palette_indices_past_the_end_read_as_black() -> None:
+    data = bytearray(bmp_factory.write("info-8-short-palette", 4, 1))  # 129 colours
+    offset = struct.unpack_from("<I", data, 10)[0]
+    data[offset:offset + 4] = bytes([0, 128, 129, 255])
+    got = ours(bytes(data))
+    assert got[0, 2].tolist() == [0, 0, 0] and got[0, 3].tolist() == [0, 0, 0]
+    assert got[0, 1].tolist() != [0, 0, 0] or got[0, 0].tolist() != [0, 0, 0]
+
+
+def corrupt(kind: str, at: int, fmt: str, value: int) -> bytes:
+    data = bytearray(bmp_factory.write(kind, 8, 8))
+    struct.pack_into(fmt, data, at, value)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("data, fragment", [
+    (corrupt("info-24", 28, "<H", 7), "bad bit count 7"),
+    (corrupt("info-24", 28, "<H", 0), "bad bit count 0"),
+    (corrupt("info-8", 46, "<I", 300), "bad palette size 300"),
+    (corrupt("info-8", 46, "<I", 100_000), "bad palette size"),
+    (corrupt("info-24", 18, "<i", 0), "bad size 0x8"),
+    (corrupt("info-24", 18, "<i", -8), "bad size -8x8"),
+    (corrupt("info-24", 22, "<i", 0), "bad size 8x0"),
+    (corrupt("info-24", 14, "<I", 41), "unknown info header size 41"),
+    (corrupt("info-24", 30, "<I", 4), "unsupported compression 4"),   # embedded JPEG
+    (corrupt("info-24", 30, "<I", 1), "compression 1 with 24 bits"),
+    (corrupt("info-8-rle", 22, "<i", -8), "top-down"),
+    (corrupt("info-24", 10, "<I", 10_000), "offset 10000 is outside the file"),
+    (corrupt("info-24", 10, "<I", 20), "offset 20 is outside the file"),
+    (corrupt("info-16-565", 54, "<I", 0xF0F0), "bad bitfield mask 0xf0f0"),
+    (corrupt("info-16-565", 54, "<I", 0x1F800), "bad bitfield mask 0x1f800"),
+    (bmp_factory.write("info-24", 8, 8)[:-10], "truncated"),
+    (bmp_factory.write("info-8", 8, 8)[:60], "palette of 256 colours does not fit"),
+    (bmp_factory.write("info-24", 8, 8)[:20], "damaged or truncated"),
+])
+def test_bad_bmps_are_415_with_the_reason(data: bytes, fragment: str) -> None:
+    with pytest.raises(Problem) as caught:
+        ours(data)
+    assert caught.value.status == 415
+    assert fragment in caught.value.detail
+
+
+def test_huge_declared_size_is_refused_from_the_header_at_once() -> None:
+    data = corrupt("info-24", 18, "<i", 3_000_000)  # like bmpsuite's reallybig.bmp: a header, few pixels
+    started = time.perf_counter()
+    with pytest.raises(Problem) as caught:
+        ours(data)
+    assert caught.value.status == 415 and "truncated" in caught.value.detail
+    assert time.perf_counter() - started < 0.05
+
+
+@pytest.mark.parametrize("payload", [
+    b"\xff\x01" * 40,                   # runs far past the end of each line
+    b"\x00\x02\xff\xff" * 20,           # deltas jumping past the bitmap
+    b"\x00\xff" + b"\x01" * 10,         # an absolute run longer than the data
+    b"",                                # no data at all
+])
+def test_bad_rle_never_crashes(payload: bytes) -> None:
+    good = bmp_factory.write("info-8-rle", 8, 8)
+    offset = struct.unpack_from("<I", good, 10)[0]
+    data = good[:offset] + payload
+    try:
+        image = ours(data)
+    except Problem as problem:
+        assert problem.status == 415
+    else:
+        assert image.shape == (8, 8, 3)
+
+
+def test_header_info_is_what_the_decoder_uses() -> None:
+    info = bmp.read_header(bmp_factory.write("v5-32-alpha-topdown", 5, 3))
+    assert (info.width, info.height, info.top_down, info.bits, info.alpha) == (5, 3, True, 32, True)

@@ -1,0 +1,100 @@
+import cv2
+import numpy as np
+import pytest
+
+from imgserve import ops
+from tests.images import BLUE, GREEN, RED, WHITE, close, color_at, photo, quadrants
+
+
+def test_resize_uses_premultiplied_alpha_so_hidden_colour_does_not_bleed() -> None:
+    image = np.zeros((40, 40, 4), np.uint8)
+    image[:, :20] = (255, 255, 255, 255)       # opaque white on the left
+    image[:, 20:] = (0, 255, 0, 0)             # invisible green on the right
+    small = ops.resize(image, (7, 7))           # 40/7: edge pixels average both halves
+    edge = small[3, 3]
+    assert 0 < edge[3] < 255
+    assert close(tuple(edge[:3]), WHITE, 2), edge  # not green-tinted
+
+
+def test_resize_shrinks_without_aliasing_and_grows_smoothly() -> None:
+    image = photo(400, 300)
+    small = ops.resize(image, (100, 75))
+    reference = cv2.resize(image.astype(np.float32), (100, 75), interpolation=cv2.INTER_AREA)
+    assert cv2.PSNR(small, np.clip(np.rint(reference), 0, 255).astype(np.uint8)) > 45
+    assert ops.resize(image, (800, 600)).shape == (600, 800, 3)
+    assert ops.resize(image, (400, 300)) is image
+
+
+def test_window_crops_and_pads() -> None:
+    image = quadrants(80, 60)
+    assert ops.window(image, None, (0, 0, 0, 255)) is image
+    cut = ops.window(image, (40, 0, 40, 30), (0, 0, 0, 255))
+    assert cut.shape == (30, 40, 3) and close(color_at(cut, 0.5, 0.5), GREEN)
+    padded = ops.window(image, (-10, -20, 100, 100), (255, 0, 0, 255))  # red bg
+    assert padded.shape == (100, 100, 3)
+    assert close(color_at(padded, 0.01, 0.01), RED) and close(color_at(padded, 0.5, 0.95), RED)
+    assert close(tuple(padded[20, 10]), RED) and close(tuple(padded[79, 89]), WHITE)
+
+
+def test_pad_with_a_translucent_background_adds_alpha() -> None:
+    padded = ops.window(quadrants(10, 10), (0, -5, 10, 20), (0, 0, 0, 0))
+    assert padded.shape == (20, 10, 4)
+    assert padded[0, 0, 3] == 0 and padded[10, 5, 3] == 255
+
+
+def test_pad_of_gray_image_with_colour_background_becomes_colour() -> None:
+    padded = ops.window(np.full((4, 4), 128, np.uint8), (0, -2, 4, 8), (0, 0, 255, 255))
+    assert padded.shape == (8, 4, 3) and tuple(padded[0, 0]) == BLUE and tuple(padded[4, 0]) == (128,) * 3
+
+
+def test_pad_in_sixteen_bits_scales_the_colour() -> None:
+    padded = ops.window(np.zeros((2, 2, 3), np.uint16), (0, -1, 2, 4), (255, 128, 0, 255))
+    assert padded[0, 0].tolist() == [0, 32896, 65535]
+
+
+@pytest.mark.parametrize("degrees, top_left", [(0, RED), (90, BLUE), (180, WHITE), (270, GREEN)])
+def test_rotate_is_clockwise(degrees: int, top_left: tuple) -> None:
+    assert close(color_at(ops.rotate(quadrants(), degrees), 0.1, 0.1), top_left)
+
+
+@pytest.mark.parametrize("mode, top_left", [("", RED), ("h", GREEN), ("v", BLUE), ("hv", WHITE)])
+def test_flip(mode: str, top_left: tuple) -> None:
+    assert close(color_at(ops.flip(quadrants(), mode), 0.1, 0.1), top_left)
+
+
+def test_grayscale_keeps_alpha() -> None:
+    assert ops.grayscale(quadrants(), True).ndim == 2
+    bgra = np.dstack([quadrants(), np.full((60, 80), 9, np.uint8)])
+    gray = ops.grayscale(bgra, True)
+    assert gray.shape == (60, 80, 4) and gray[0, 0, 3] == 9 and len(set(gray[0, 0, :3])) == 1
+    assert ops.grayscale(bgra, False) is bgra
+
+
+def test_blur_and_sharpen_change_edge_contrast_in_opposite_ways() -> None:
+    image = quadrants()
+    edge = lambda img: float(np.abs(np.diff(img.astype(np.int16), axis=1)).max())  # noqa: E731
+    assert edge(ops.blur(image, 3)) < edge(image)
+    sharp = ops.sharpen(cv2.GaussianBlur(image, (0, 0), 2), 2)
+    assert edge(sharp) > edge(cv2.GaussianBlur(image, (0, 0), 2))
+    assert ops.blur(image, 0) is image and ops.sharpen(image, 0) is image
+
+
+def test_flatten_composites_over_the_background() -> None:
+    bgra = np.zeros((2, 2, 4), np.uint8)
+    bgra[..., :3] = (0, 0, 200)         # red-ish
+    bgra[..., 3] = 128                  # half transparent
+    flat = ops.flatten(bgra, (0, 0, 255, 255))  # over blue
+    expected = np.rint(np.array([0, 0, 200]) * 128 / 255 + np.array([255, 0, 0]) * (1 - 128 / 255))
+    assert flat[0, 0].tolist() == expected.astype(int).tolist()
+    opaque = np.dstack([quadrants(), np.full((60, 80), 255, np.uint8)])
+    assert np.array_equal(ops.flatten(opaque, (0, 0, 0, 255)), quadrants())
+
+
+def test_orient_matches_the_exif_definitions() -> None:
+    image = quadrants()
+    # orientation -> colour that ends up top-left
+    expected = {1: RED, 2: GREEN, 3: WHITE, 4: BLUE, 5: RED, 6: BLUE, 7: WHITE, 8: GREEN}
+    for orientation, top_left in expected.items():
+        out = ops.orient(image, orientation)
+        assert close(color_at(out, 0.1, 0.1), top_left), orientation
+        assert out.shape[:2] == ((80, 60) if orientation >= 5 else (60, 80))
