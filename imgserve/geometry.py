@@ -1,0 +1,123 @@
+"""Resize math: from a source size and the options to every box and size the pipeline will use.
+
+All of it is decided from the header before any pixel is decoded, which is what lets the decoder
+shrink on load and what makes the sizes easy to test exhaustively (tests/test_geometry.py).
+
+`cover` is planned as a crop of the source followed by a resize straight to the output size, so
+the resize never produces pixels that are then thrown away (and a 1x1000 source covering 8192x1
+never allocates 8192x8192000 pixels on the way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import bad_option
+from .options import GRAVITIES, Options
+
+Box = tuple[int, int, int, int]  # x, y, w, h
+Size = tuple[int, int]           # w, h
+SHRINK_FACTORS = (8, 4, 2)       # what libjpeg can scale by while decoding
+
+
+@dataclass(frozen=True)
+class Plan:
+    crop: Box | None  # part of the oriented source to keep, in source pixels: the crop option, then cover's cut
+    resize: Size      # size of the kept part after rotate and flip are applied
+    pad: Box | None   # output box around the resized image (fit=pad), offsets <= 0
+    shrink: int = 1   # decode at 1/shrink (JPEG); `crop` is then scaled with it
+
+    @property
+    def size(self) -> Size:
+        return self.pad[2:] if self.pad else self.resize
+
+
+def plan(width: int, height: int, options: Options, max_dimension: int, *, shrinkable: bool = False) -> Plan:
+    """Sizes for a source of `width` x `height` (as displayed). `shrinkable`: the decoder can shrink on load."""
+    x, y, cw, ch = _crop_region(width, height, options.crop)
+    turned = options.rotate in (90, 270)
+    rw, rh = (ch, cw) if turned else (cw, ch)
+    resize, out = _fit(rw, rh, options)
+    if max(out) > max_dimension:  # only reachable without a box: enlarge, or a huge source kept whole
+        factor = max_dimension / max(out)
+        resize = out = (max(1, min(max_dimension, round(out[0] * factor))),
+                        max(1, min(max_dimension, round(out[1] * factor))))
+    ax, ay = GRAVITIES[options.gravity]
+    pad = None
+    if out[0] < resize[0] or out[1] < resize[1]:  # cover: cut the source instead of the resized image
+        factor = max(options.w / rw, options.h / rh)
+        factor = factor if options.enlarge else min(factor, 1.0)
+        cut_w, cut_h = max(1, min(rw, round(out[0] / factor))), max(1, min(rh, round(out[1] / factor)))
+        cut = (round((rw - cut_w) * ax), round((rh - cut_h) * ay), cut_w, cut_h)
+        cx, cy, cw, ch = _unturn(cut, rw, rh, options.rotate, options.flip)
+        x, y = x + cx, y + cy
+        resize = out
+    elif out != resize:
+        pad = (round((resize[0] - out[0]) * ax), round((resize[1] - out[1]) * ay), *out)
+    shrink = 1
+    if shrinkable:
+        need_w, need_h = (resize[1], resize[0]) if turned else resize
+        shrink = next((s for s in SHRINK_FACTORS if cw // s >= need_w and ch // s >= need_h), 1)
+    crop = None if (x, y, cw, ch) == (0, 0, width, height) else (x, y, cw, ch)
+    return Plan(crop, resize, pad, shrink)
+
+
+def _crop_region(width: int, height: int, crop: Box | None) -> Box:
+    """The crop option clipped to the source; 400 when nothing of it lies inside."""
+    if crop is None:
+        return 0, 0, width, height
+    x, y, w, h = crop
+    if x >= width or y >= height:
+        raise bad_option("crop", f"the region {x},{y},{w},{h} lies outside the {width}x{height} source")
+    return x, y, min(w, width - x), min(h, height - y)
+
+
+def _unturn(box: Box, width: int, height: int, rotate: int, flip: str) -> Box:
+    """A box given in the rotated-then-flipped frame (`width` x `height`), in the frame before both."""
+    x, y, w, h = box
+    if "h" in flip:
+        x = width - x - w
+    if "v" in flip:
+        y = height - y - h
+    if rotate == 90:   # clockwise: the unrotated frame is height x width
+        return y, width - x - w, h, w
+    if rotate == 270:
+        return height - y - h, x, h, w
+    if rotate == 180:
+        return width - x - w, height - y - h, w, h
+    return x, y, w, h
+
+
+def _fit(sw: int, sh: int, o: Options) -> tuple[Size, Size]:
+    """(resize size, output size) for a source of sw x sh."""
+    if o.scale is not None:
+        size = (max(1, round(sw * o.scale)), max(1, round(sh * o.scale)))
+        return size, size
+    if o.w is None and o.h is None:
+        return (sw, sh), (sw, sh)
+    both = o.w is not None and o.h is not None
+    if o.fit == "fill" and both:
+        size = (o.w, o.h) if o.enlarge else (min(o.w, sw), min(o.h, sh))
+        return size, size
+    if o.fit == "cover" and both:
+        resize = _scaled(sw, sh, max(o.w / sw, o.h / sh), o, cover=True)
+        return resize, (min(o.w, resize[0]), min(o.h, resize[1]))
+    resize = _scaled(sw, sh, min(r for r in (o.w and o.w / sw, o.h and o.h / sh) if r), o, cover=False)
+    if o.fit == "pad" and both:
+        return resize, (o.w, o.h)
+    return resize, resize
+
+
+def _scaled(sw: int, sh: int, factor: float, o: Options, *, cover: bool) -> Size:
+    """Source size times `factor` (at most 1 unless enlarging). The side that set the factor meets its
+    box exactly; rounding never takes the other past (contain) or short of (cover) its own."""
+    if factor >= 1 and not o.enlarge:
+        return sw, sh
+    w, h = max(1, round(sw * factor)), max(1, round(sh * factor))
+    if o.w is not None and factor == o.w / sw:
+        w = o.w
+    if o.h is not None and factor == o.h / sh:
+        h = o.h
+    if cover:
+        return max(w, o.w), max(h, o.h)
+    return min(w, o.w or w), min(h, o.h or h)

@@ -1,0 +1,62 @@
+"""The visible order of work for one image: probe, plan, decode, the steps, encode.
+
+Steps run in one fixed, documented order (README, "Options"): crop -> rotate -> flip -> resize ->
+pad -> grayscale -> blur -> sharpen -> alpha/depth for the output format. Filters run after the
+resize so that their strength is in output pixels and their cost is paid on the small image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import codecs, geometry, ops
+from .options import Options
+from .probe import Header, probe
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    format: str
+    width: int
+    height: int
+
+    @property
+    def mime_type(self) -> str:
+        return codecs.MIME_TYPES[self.format]
+
+
+def render(data: bytes, options: Options, settings) -> Rendered:
+    header = probe(data)
+    codecs.check_pixels(header, settings.max_pixels)
+    plan = geometry.plan(*header.display_size, options, settings.max_dimension,
+                         shrinkable=header.format == "jpeg")
+    image = codecs.decode(data, header, shrink=plan.shrink)
+    image = run(image, plan, options, header)
+    format = options.format or codecs.default_format(header.format)
+    body = codecs.encode(codecs.prepare(image, format, options.bg), format, options.q)
+    return Rendered(body, format, image.shape[1], image.shape[0])
+
+
+def run(image: np.ndarray, plan: geometry.Plan, options: Options, header: Header) -> np.ndarray:
+    image = ops.crop(image, _on_decoded(plan.crop, image, header.display_size))
+    image = ops.rotate(image, options.rotate)
+    image = ops.flip(image, options.flip)
+    image = ops.resize(image, plan.resize)
+    image = ops.window(image, plan.pad, options.bg)
+    image = ops.grayscale(image, options.grayscale)
+    image = ops.blur(image, options.blur)
+    image = ops.sharpen(image, options.sharpen)
+    return image
+
+
+def _on_decoded(box: geometry.Box | None, image: np.ndarray, full: tuple[int, int]) -> geometry.Box | None:
+    """A box in full-size source pixels, on an image that was decoded smaller (shrink-on-load)."""
+    height, width = image.shape[:2]
+    if box is None or (width, height) == full:
+        return box
+    sx, sy = width / full[0], height / full[1]
+    x, y = min(int(box[0] * sx), width - 1), min(int(box[1] * sy), height - 1)
+    return x, y, max(1, min(round(box[2] * sx), width - x)), max(1, min(round(box[3] * sy), height - y))
