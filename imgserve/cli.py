@@ -1,0 +1,61 @@
+"""The `imgserve` command. Every setting is also a flag of `serve`, generated from the settings table."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+import click
+
+from .settings import PREFIX, Settings, SettingsError
+
+
+def setting_flags(command: Callable) -> Callable:
+    """One `--name` flag per row of the settings table; unset flags leave the environment's value."""
+    for f in reversed(fields(Settings)):
+        command = click.option(f"--{f.name.replace('_', '-')}", f.name, default=None, metavar="VALUE",
+                               help=f"{f.metadata['help']} [{PREFIX}{f.name.upper()}]")(command)
+    return command
+
+
+def load_settings(flags: dict[str, Any]) -> Settings:
+    try:
+        return Settings.load(**{name: value for name, value in flags.items() if value is not None})
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
+
+
+@click.group()
+@click.version_option(package_name="imgserve")
+def main() -> None:
+    """On-the-fly image service: originals in a folder, thumbnails and web formats over HTTP."""
+
+
+@main.command()
+@setting_flags
+def serve(**flags: Any) -> None:
+    """Serve the originals under the root with waitress."""
+    import waitress
+
+    from .web import create_app
+
+    settings = load_settings(flags)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
+    app = create_app({f.name: getattr(settings, f.name) for f in fields(Settings)})
+    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="imgserve")
+
+
+@main.command("settings")
+@setting_flags
+def show_settings(**flags: Any) -> None:
+    """List every setting with its current value (environment and flags applied)."""
+    for name, value, help in load_settings(flags).rows():
+        click.echo(f"{name}={value}\n    {help}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The Flask side: glue from a request to sources, options, pipeline and cache, and back.
+
+A request for `/image/<id>` reads top to bottom in `image()`: parse the options, open the original,
+compute the ETag from what is known before any pixel work, answer 304 if the client has it, else
+take the result from the cache or render it, and send the bytes with their caching headers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, make_response, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import is_resource_modified
+
+from . import __version__
+from .caching import ResultCache, etag
+from .errors import PROBLEM_JSON, Problem
+from .options import parse
+from .pipeline import Rendered, render
+from .settings import Settings, SettingsError
+from .sources import Folder
+
+log = logging.getLogger("imgserve")
+bp = Blueprint("imgserve", __name__)
+
+
+class Service:
+    """What one app instance holds: its settings, its originals and its result cache."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        try:
+            self.folder = Folder(settings.root, settings.manifest)
+        except (OSError, ValueError) as error:
+            raise SettingsError(f"IMGSERVE_MANIFEST: {error}") from None
+        self.cache: ResultCache[Rendered] = ResultCache(settings.cache_bytes, lambda r: len(r.body))
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The WSGI app. Settings come from `IMGSERVE_*`; `test_config` overrides them by name."""
+    settings = Settings.load(**(test_config or {}))
+    app = Flask(__name__)
+    app.extensions["imgserve"] = Service(settings)
+    app.register_blueprint(bp)
+    return app
+
+
+def service() -> Service:
+    return current_app.extensions["imgserve"]
+
+
+@bp.get("/image/<path:id>")
+def image(id: str) -> Response:
+    svc = service()
+    settings = svc.settings
+    options = parse(request.args, settings, accept=request.headers.get("Accept", ""))
+    with svc.folder.open(id) as original:
+        tag = etag(original.identity, options.canonical(), __version__)
+        headers = caching_headers(tag, original.modified, settings.cache_max_age, vary=options.negotiated)
+        if not is_resource_modified(request.environ, etag=tag, last_modified=headers["Last-Modified"]):
+            return Response(status=304, headers=headers)
+        rendered, _ = svc.cache.fetch(
+            tag, lambda: render(original.read(settings.max_source_bytes), options, settings))
+    return image_response(rendered, headers)
+
+
+def caching_headers(tag: str, modified: float, max_age: int, *, vary: bool) -> dict[str, str]:
+    headers = {
+        "ETag": tag,
+        "Last-Modified": datetime.fromtimestamp(int(modified), UTC).strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        "Cache-Control": f"public, max-age={max_age}",
+    }
+    if vary:
+        headers["Vary"] = "Accept"
+    return headers
+
+
+def image_response(rendered: Rendered, headers: Mapping[str, str]) -> Response:
+    response = make_response(rendered.body)
+    response.headers.update(headers)
+    response.headers["Content-Type"] = rendered.mime_type
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.app_errorhandler(Problem)
+def problem_response(problem: Problem) -> Response:
+    if problem.status >= 500:
+        log.error("%s %s -> %d: %s", request.method, request.path, problem.status, problem.detail)
+    else:
+        log.info("%s %s -> %d: %s", request.method, request.path, problem.status, problem.detail)
+    response = Response(problem.body(), status=problem.status, content_type=PROBLEM_JSON)
+    response.headers.update(problem.headers)
+    return response
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(error: HTTPException) -> Response:
+    """Routing errors (404, 405, ...) in the same problem+json shape as everything else."""
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    return problem_response(Problem(error.code or 500, error.description or error.name, headers=headers))
+
+
+@bp.app_errorhandler(Exception)
+def unexpected(error: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return problem_response(Problem(500, "the server failed to handle this request; its log has the details"))

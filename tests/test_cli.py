@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from imgserve.cli import main
+
+
+def test_settings_lists_every_setting_with_flags_applied(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["settings", "--root", str(tmp_path), "--port", "9999"])
+    assert result.exit_code == 0, result.output
+    assert f"IMGSERVE_ROOT={tmp_path}" in result.output
+    assert "IMGSERVE_PORT=9999" in result.output
+    assert "IMGSERVE_MAX_PIXELS=100000000" in result.output
+
+
+def test_settings_reads_the_environment(tmp_path: Path) -> None:
+    env = {"IMGSERVE_ROOT": str(tmp_path), "IMGSERVE_CACHE_BYTES": "0"}
+    result = CliRunner().invoke(main, ["settings"], env=env)
+    assert "IMGSERVE_CACHE_BYTES=0" in result.output
+
+
+def test_invalid_setting_stops_with_a_message_naming_it(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["serve", "--root", str(tmp_path), "--max-pixels", "lots"])
+    assert result.exit_code == 2
+    assert "IMGSERVE_MAX_PIXELS: expected a whole number, got 'lots'" in result.output
+    result = CliRunner().invoke(main, ["serve", "--root", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "IMGSERVE_ROOT" in result.output
+
+
+def test_every_setting_is_a_serve_flag() -> None:
+    help = CliRunner().invoke(main, ["serve", "--help"]).output
+    for flag in ("--root", "--manifest", "--host", "--port", "--threads", "--cache-bytes", "--max-dimension",
+                 "--max-pixels", "--max-source-bytes"):
+        assert flag in help

@@ -1,0 +1,209 @@
+import json
+import os
+import time
+from email.utils import formatdate
+
+import numpy as np
+import pytest
+
+from imgserve import create_app
+from tests.images import GREEN, RED, close, color_at, decode, encode, photo
+
+
+def problem(response, status: int) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body = json.loads(response.get_data())
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+def test_thumbnail_has_the_pixels_and_headers(client) -> None:
+    response = client.get("/image/photo.jpg?w=100")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/jpeg"
+    assert int(response.headers["Content-Length"]) == len(response.data)
+    assert response.headers["ETag"].startswith('"')
+    assert response.headers["Cache-Control"] == "public, max-age=86400"
+    assert response.headers["Last-Modified"].endswith(" GMT")
+    assert "Vary" not in response.headers
+    assert decode(response.data).shape == (75, 100, 3)
+
+
+@pytest.mark.parametrize("url, shape", [
+    ("/image/quad.png?w=40&h=40&fit=pad&bg=000", (40, 40, 3)),
+    ("/image/quad?w=40&h=40&fit=cover&format=webp", (40, 40, 3)),
+    ("/image/alpha.png?w=20", (15, 20, 4)),
+    ("/image/alpha.png?w=20&format=jpeg", (15, 20, 3)),
+    ("/image/sub/deep.bmp", (20, 40, 3)),
+    ("/image/sub/deep?format=bmp&rotate=90", (40, 20, 3)),
+    ("/image/photo.jpg?scale=0.5&grayscale=1&format=png", (120, 160)),
+    ("/image/photo.jpg?crop=10,10,100,50&sharpen=1&blur=0.5", (50, 100, 3)),
+])
+def test_options_reach_the_pixels(client, url: str, shape: tuple) -> None:
+    response = client.get(url)
+    assert response.status_code == 200, response.data
+    assert decode(response.data).shape == shape
+
+
+def test_colours_come_through(client) -> None:
+    image = decode(client.get("/image/quad.png?w=40&format=png").data)
+    assert close(color_at(image, 0.25, 0.25), RED) and close(color_at(image, 0.75, 0.25), GREEN)
+
+
+def test_head_sends_headers_without_a_body(client) -> None:
+    get = client.get("/image/photo.jpg?w=50")
+    head = client.head("/image/photo.jpg?w=50")
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
+    assert head.headers["ETag"] == get.headers["ETag"]
+
+
+def test_if_none_match_gives_304_without_reading_the_original(client, root) -> None:
+    tag = client.get("/image/photo.jpg?w=50").headers["ETag"]
+    os.chmod(root / "photo.jpg", 0o644)
+    response = client.get("/image/photo.jpg?w=50", headers={"If-None-Match": tag})
+    assert response.status_code == 304 and response.data == b""
+    assert response.headers["ETag"] == tag and "Cache-Control" in response.headers
+    assert client.get("/image/photo.jpg?w=50", headers={"If-None-Match": '"other"'}).status_code == 200
+    assert client.get("/image/photo.jpg?w=50", headers={"If-None-Match": f'"x", {tag}'}).status_code == 304
+    assert client.head("/image/photo.jpg?w=50", headers={"If-None-Match": tag}).status_code == 304
+
+
+def test_304_costs_no_pixel_work(client, root, monkeypatch) -> None:
+    tag = client.get("/image/photo.jpg?w=60").headers["ETag"]
+    import imgserve.web
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("rendered on a conditional hit")
+
+    monkeypatch.setattr(imgserve.web, "render", refuse)
+    assert client.get("/image/photo.jpg?w=60", headers={"If-None-Match": tag}).status_code == 304
+
+
+def test_if_modified_since(client, root) -> None:
+    mtime = 1_700_000_000
+    os.utime(root / "photo.jpg", (mtime, mtime))
+    response = client.get("/image/photo.jpg?w=10")
+    assert response.headers["Last-Modified"] == formatdate(mtime, usegmt=True)
+    since = {"If-Modified-Since": formatdate(mtime, usegmt=True)}
+    assert client.get("/image/photo.jpg?w=10", headers=since).status_code == 304
+    earlier = {"If-Modified-Since": formatdate(mtime - 60, usegmt=True)}
+    assert client.get("/image/photo.jpg?w=10", headers=earlier).status_code == 200
+
+
+def test_etag_follows_options_and_the_original(client, root) -> None:
+    first = client.get("/image/photo.jpg?w=50").headers["ETag"]
+    assert client.get("/image/photo.jpg?w=050").headers["ETag"] == first   # same meaning, same tag
+    assert client.get("/image/photo?w=50").headers["ETag"] == first         # same original
+    assert client.get("/image/photo.jpg?w=51").headers["ETag"] != first
+    later = time.time() + 10
+    os.utime(root / "photo.jpg", (later, later))
+    changed = client.get("/image/photo.jpg?w=50")
+    assert changed.headers["ETag"] != first
+    assert client.get("/image/photo.jpg?w=50", headers={"If-None-Match": first}).status_code == 200
+
+
+def test_replaced_original_is_served_fresh_despite_the_cache(client, root) -> None:
+    assert decode(client.get("/image/quad.png").data).shape == (60, 80, 3)
+    replacement = root / "tmp.png"
+    replacement.write_bytes(encode(photo(30, 20)))
+    os.replace(replacement, root / "quad.png")
+    assert decode(client.get("/image/quad.png").data).shape == (20, 30, 3)
+
+
+def test_format_auto_negotiates_and_varies(client) -> None:
+    webp = client.get("/image/photo.jpg?w=40&format=auto", headers={"Accept": "image/webp,*/*"})
+    assert webp.headers["Content-Type"] == "image/webp" and webp.headers["Vary"] == "Accept"
+    plain = client.get("/image/photo.jpg?w=40&format=auto", headers={"Accept": "*/*"})
+    assert plain.headers["Content-Type"] == "image/jpeg" and plain.headers["Vary"] == "Accept"
+    assert webp.headers["ETag"] != plain.headers["ETag"]
+    assert decode(webp.data).shape == decode(plain.data).shape == (30, 40, 3)
+
+
+def test_cache_serves_repeats(app, client) -> None:
+    cache = app.extensions["imgserve"].cache
+    first = client.get("/image/photo.jpg?w=33")
+    second = client.get("/image/photo.jpg?w=33")
+    assert first.data == second.data and cache.hits == 1 and cache.misses == 1
+
+
+def test_cache_can_be_turned_off(root) -> None:
+    app = create_app({"root": str(root), "cache_bytes": "0"})
+    client = app.test_client()
+    client.get("/image/photo.jpg?w=33")
+    client.get("/image/photo.jpg?w=33")
+    assert len(app.extensions["imgserve"].cache) == 0
+
+
+@pytest.mark.parametrize("url, status, fragment", [
+    ("/image/photo.jpg?w=abc", 400, "w: expected a whole number"),
+    ("/image/photo.jpg?w=99999", 400, "w: must be from 1 to 8192"),
+    ("/image/photo.jpg?fit=squash", 400, "fit: expected one of"),
+    ("/image/photo.jpg?width=10", 400, "width: unknown option"),
+    ("/image/photo.jpg?crop=500,0,10,10", 400, "crop: the region 500,0,10,10 lies outside"),
+    ("/image/missing.jpg", 404, "no original 'missing.jpg'"),
+    ("/image/../secret.jpg", 404, ""),
+    ("/image/%2e%2e/secret.jpg", 404, ""),
+    ("/image/sub/%2e%2e/%2e%2e/secret.jpg", 404, ""),
+    ("/image/.hidden.png", 404, ""),
+    ("/image/", 404, ""),
+    ("/nope", 404, ""),
+    ("/image/notes.txt", 415, "not an image"),
+    ("/image/fake.jpg", 415, "not an image"),
+    ("/image/broken.png", 415, "PNG"),
+    ("/image/huge.png", 422, "pixels"),
+])
+def test_errors_are_problem_json(client, root, url: str, status: int, fragment: str) -> None:
+    (root.parent / "secret.jpg").write_bytes(encode(photo(10, 10), ".jpg"))
+    (root / ".hidden.png").write_bytes(encode(photo(10, 10)))
+    (root / "notes.txt").write_text("hello")
+    (root / "fake.jpg").write_bytes(b"GIF? no: plain text with an image extension")
+    (root / "broken.png").write_bytes(encode(photo(64, 64))[:200])
+    header = bytearray(encode(photo(8, 8)))
+    header[16:24] = (30000).to_bytes(4, "big") * 2   # declares 30000x30000
+    (root / "huge.png").write_bytes(bytes(header))
+    body = problem(client.get(url), status)
+    assert fragment in body["detail"]
+
+
+def test_400_body_names_the_option(client) -> None:
+    body = problem(client.get("/image/photo.jpg?q=0"), 400)
+    assert body["option"] == "q"
+
+
+def test_method_not_allowed_is_405_with_allow(client) -> None:
+    response = client.post("/image/photo.jpg")
+    problem(response, 405)
+    assert "GET" in response.headers["Allow"]
+
+
+def test_source_over_the_byte_limit_is_413(root) -> None:
+    client = create_app({"root": str(root), "max_source_bytes": "100"}).test_client()
+    assert "bytes" in problem(client.get("/image/photo.jpg"), 413)["detail"]
+
+
+def test_huge_png_is_refused_in_milliseconds(client, root) -> None:
+    """A 1-bit PNG that declares 30000x30000 would take OpenCV seconds and gigabytes to decode."""
+    header = bytearray(encode(np.zeros((8, 8), np.uint8)))
+    header[16:24] = (30000).to_bytes(4, "big") * 2
+    (root / "bomb.png").write_bytes(bytes(header))
+    started = time.perf_counter()
+    problem(client.get("/image/bomb.png?w=10"), 422)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_manifest_ids(root, tmp_path) -> None:
+    manifest = tmp_path / "ids.csv"
+    manifest.write_text("id,path\n42,sub/deep.bmp\n")
+    client = create_app({"root": str(root), "manifest": str(manifest)}).test_client()
+    assert decode(client.get("/image/42?w=20").data).shape == (10, 20, 3)
+
+
+def test_opencv_prints_nothing_on_bad_input(client, root, capfd) -> None:
+    (root / "broken.jpg").write_bytes(encode(photo(64, 64), ".jpg")[:300])
+    (root / "broken.png").write_bytes(encode(photo(64, 64))[:300])
+    for name in ("broken.jpg", "broken.png"):
+        client.get(f"/image/{name}")
+    _, err = capfd.readouterr()
+    assert "imdecode" not in err and "libpng" not in err.lower() and "Corrupt" not in err, err
