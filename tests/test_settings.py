@@ -51,3 +51,11 @@ def test_rows_list_every_setting_with_its_variable(tmp_path: Path) -> None:
     assert "IMGSERVE_ROOT" in names and "IMGSERVE_MAX_PIXELS" in names
     assert all(help for _, _, help in rows)
 
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    from dataclasses import fields
+
+    for f in fields(Settings):
+        assert f"IMGSERVE_{f.name.upper()}" in readme, f.name
