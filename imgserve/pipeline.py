@@ -7,7 +7,8 @@ resize so that their strength is in output pixels and their cost is paid on the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +23,7 @@ class Rendered:
     format: str
     width: int
     height: int
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)  # decode, process, encode
 
     @property
     def mime_type(self) -> str:
@@ -29,15 +31,21 @@ class Rendered:
 
 
 def render(data: bytes, options: Options, settings) -> Rendered:
+    started = time.perf_counter()
     header = probe(data)
     codecs.check_pixels(header, settings.max_pixels)
     plan = geometry.plan(*header.display_size, options, settings.max_dimension,
                          shrinkable=header.format == "jpeg")
     image = codecs.decode(data, header, shrink=plan.shrink)
+    decoded = time.perf_counter()
     image = run(image, plan, options, header)
     format = options.format or codecs.default_format(header.format)
-    body = codecs.encode(codecs.prepare(image, format, options.bg), format, options.q)
-    return Rendered(body, format, image.shape[1], image.shape[0])
+    image = codecs.prepare(image, format, options.bg)
+    processed = time.perf_counter()
+    body = codecs.encode(image, format, options.q)
+    seconds = {"decode": decoded - started, "process": processed - decoded,
+               "encode": time.perf_counter() - processed}
+    return Rendered(body, format, image.shape[1], image.shape[0], seconds)
 
 
 def run(image: np.ndarray, plan: geometry.Plan, options: Options, header: Header) -> np.ndarray:

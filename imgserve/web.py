@@ -8,7 +8,7 @@ take the result from the cache or render it, and send the bytes with their cachi
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from werkzeug.http import is_resource_modified
 from . import __version__
 from .caching import ResultCache, etag
 from .errors import PROBLEM_JSON, Problem
-from .options import parse
+from .options import Options, parse
 from .pipeline import Rendered, render
 from .settings import Settings, SettingsError
 from .sources import Folder
@@ -63,9 +63,15 @@ def image(id: str) -> Response:
         headers = caching_headers(tag, original.modified, settings.cache_max_age, vary=options.negotiated)
         if not is_resource_modified(request.environ, etag=tag, last_modified=headers["Last-Modified"]):
             return Response(status=304, headers=headers)
-        rendered, _ = svc.cache.fetch(
-            tag, lambda: render(original.read(settings.max_source_bytes), options, settings))
+        rendered = produce(tag, lambda: original.read(settings.max_source_bytes), options)
     return image_response(rendered, headers)
+
+
+def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:
+    """The one way every endpoint gets an image: from the result cache, or read and rendered."""
+    svc = service()
+    rendered, _ = svc.cache.fetch(key, lambda: render(read(), options, svc.settings))
+    return rendered
 
 
 def caching_headers(tag: str, modified: float, max_age: int, *, vary: bool) -> dict[str, str]:
