@@ -49,9 +49,20 @@ def _optional_path(text: str) -> Path | None:
     return Path(text.strip()) if text.strip() else None
 
 
-def _default_threads() -> int:
-    """Enough threads that cheap requests (304s, cache hits, health checks) never wait behind decodes."""
-    return max(4, 4 * (os.cpu_count() or 1))
+def _number(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        if not re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,9})?", text.strip()):
+            raise ValueError(f"expected a number like 2.5, got {text!r}")
+        value = float(text)
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}, got {text.strip()}")
+        return value
+
+    return parse
+
+
+CORES = os.cpu_count() or 1
+SPARE_THREADS = 4  # threads left for requests that need no decoding (304s, cache hits, health, 503s)
 
 
 def setting(default: Any, parse: Callable[[str], Any], help: str) -> Any:
@@ -68,7 +79,10 @@ class Settings:
         None, _optional_path, "optional CSV of `id,path` rows mapping ids (e.g. archive numbers) to originals")
     host: str = setting("127.0.0.1", _text, "address `imgserve serve` listens on")
     port: int = setting(8080, _int(0, 65535), "port `imgserve serve` listens on")
-    threads: int = setting(_default_threads(), _int(1, 1024), "waitress worker threads")
+    threads: int = setting(0, _int(0, 1024), "waitress worker threads; 0: in-flight + queue + 4 spare")
+    max_in_flight: int = setting(CORES, _int(1, 1024), "images decoded and processed at once")
+    max_queue: int = setting(4 * CORES, _int(0, 10000), "requests that may wait for a slot; past that, 503")
+    queue_wait: float = setting(10.0, _number(0, 3600), "seconds a request may wait for a slot before a 503")
     cache_bytes: int = setting(256 * MiB, _int(0), "in-memory result cache budget in bytes; 0 turns it off")
     cache_max_age: int = setting(86400, _int(0), "seconds clients and CDNs may reuse a result (Cache-Control)")
     max_dimension: int = setting(8192, _int(1, 65500), "largest output width or height")
@@ -93,7 +107,10 @@ class Settings:
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
             raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        return replace(cls(), **values).checked()
+        settings = replace(cls(), **values)
+        if not settings.threads:
+            settings = replace(settings, threads=settings.max_in_flight + settings.max_queue + SPARE_THREADS)
+        return settings.checked()
 
     def checked(self) -> Settings:
         if not self.root.is_dir():

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 
 from . import __version__
+from .admission import Admission
 from .caching import ResultCache, etag
 from .errors import PROBLEM_JSON, Problem
 from .options import Options, parse
@@ -38,6 +39,7 @@ class Service:
         except (OSError, ValueError) as error:
             raise SettingsError(f"IMGSERVE_MANIFEST: {error}") from None
         self.cache: ResultCache[Rendered] = ResultCache(settings.cache_bytes, lambda r: len(r.body))
+        self.admission = Admission(settings.max_in_flight, settings.max_queue, settings.queue_wait)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -70,7 +72,12 @@ def image(id: str) -> Response:
 def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:
     """The one way every endpoint gets an image: from the result cache, or read and rendered."""
     svc = service()
-    rendered, _ = svc.cache.fetch(key, lambda: render(read(), options, svc.settings))
+
+    def make() -> Rendered:
+        with svc.admission.slot():
+            return render(read(), options, svc.settings)
+
+    rendered, _ = svc.cache.fetch(key, make)
     return rendered
 
 

@@ -1,0 +1,56 @@
+"""Backpressure: a bounded number of renders in flight and a bounded queue; past that, 503 at once.
+
+waitress queues requests without limit, and a render holds its thread until it finishes. If every
+thread could be blocked in a render, health checks and cheap 304s would wait behind them. So renders
+take a slot here first: at most `limit` run, at most `queue` wait (each for at most `wait` seconds),
+and everything past that is refused immediately with `Retry-After`. `imgserve serve` gives waitress
+more threads than slots plus queue (settings.Settings.threads), so some threads are always free for
+requests that need no decoding.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .errors import Problem
+
+
+class Admission:
+    def __init__(self, limit: int, queue: int, wait: float) -> None:
+        self.limit = limit
+        self.queue = queue
+        self.wait = wait
+        self.in_flight = 0
+        self.waiting = 0
+        self.shed = 0  # requests refused with 503 since start
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._changed:
+            if self.in_flight >= self.limit:
+                self._wait_or_refuse()
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.in_flight -= 1
+                self._changed.notify()
+
+    def _wait_or_refuse(self) -> None:
+        if self.waiting >= self.queue:
+            self._refuse(f"{self.in_flight} images are being processed and {self.waiting} are waiting")
+        self.waiting += 1
+        try:
+            free = self._changed.wait_for(lambda: self.in_flight < self.limit, timeout=self.wait)
+        finally:
+            self.waiting -= 1
+        if not free:
+            self._refuse(f"no processing slot came free within {self.wait:g} s")
+
+    def _refuse(self, why: str) -> None:
+        self.shed += 1
+        raise Problem(503, f"overloaded: {why}; try again shortly", headers={"Retry-After": "1"})
