@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import fields
@@ -47,6 +48,21 @@ def serve(**flags: Any) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
     app = create_app({f.name: getattr(settings, f.name) for f in fields(Settings)})
     waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="imgserve")
+
+
+@main.command()
+@click.argument("url")
+@click.option("--key", default=None, help="key to sign with [default: the first of IMGSERVE_SIGNING_KEYS]")
+def sign(url: str, key: str | None) -> None:
+    """Print URL (a path and query, e.g. '/image/x.jpg?w=300') with its signature `s` added."""
+    from .signing import sign_url
+
+    if key is None:
+        keys = [k.strip() for k in os.environ.get(PREFIX + "SIGNING_KEYS", "").split(",") if k.strip()]
+        if not keys:
+            raise click.UsageError("no key: pass --key or set IMGSERVE_SIGNING_KEYS")
+        key = keys[0]
+    click.echo(sign_url(url, key))
 
 
 @main.command("settings")

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import parse_qsl
 
 from .errors import bad_option
 
@@ -183,6 +184,7 @@ PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "bg": _bg,
 }
 SIGNATURE = "s"
+PRESET = "preset"
 
 
 def pairs(args: Any) -> list[tuple[str, list[str]]]:
@@ -193,16 +195,16 @@ def pairs(args: Any) -> list[tuple[str, list[str]]]:
 
 
 def parse(args: Any, settings: Any, *, accept: str = "") -> Options:
+    given = [(name, values) for name, values in pairs(args) if name != SIGNATURE]
+    given = _with_preset(given, settings)
     values: dict[str, Any] = {}
-    for name, given in pairs(args):
-        if name == SIGNATURE:
-            continue
+    for name, texts in given:
         if name not in PARSERS:
-            raise bad_option(name, f"unknown option; known options are {', '.join(PARSERS)}")
-        if len(given) != 1:
+            raise bad_option(name, f"unknown option; known options are {', '.join(PARSERS)}, preset")
+        if len(texts) != 1:
             raise bad_option(name, "given more than once")
         try:
-            values[name] = PARSERS[name](given[0], settings)
+            values[name] = PARSERS[name](texts[0], settings)
         except ValueError as error:
             raise bad_option(name, str(error)) from None
     if "scale" in values and ("w" in values or "h" in values):
@@ -211,6 +213,28 @@ def parse(args: Any, settings: Any, *, accept: str = "") -> Options:
         values["format"] = "webp" if accepts_webp(accept) else None
         values["negotiated"] = True
     return Options(**values)
+
+
+def _with_preset(given: list[tuple[str, list[str]]], settings: Any) -> list[tuple[str, list[str]]]:
+    """Expand `preset=name` into its options; options given beside it win. Presets-only mode
+    allows nothing else but `format=auto`, so clients cannot ask for arbitrary work."""
+    presets = getattr(settings, "presets", {})
+    chosen = [texts for name, texts in given if name == PRESET]
+    rest = [(name, texts) for name, texts in given if name != PRESET]
+    if getattr(settings, "presets_only", False):
+        for name, texts in rest:
+            if (name, texts) != ("format", ["auto"]):
+                raise bad_option(name, "this server only accepts presets: use preset=<name> "
+                                       f"(one of {', '.join(presets) or 'none configured'})")
+    if not chosen:
+        return rest
+    if len(chosen) != 1 or len(chosen[0]) != 1:
+        raise bad_option(PRESET, "given more than once")
+    if chosen[0][0] not in presets:
+        raise bad_option(PRESET, f"no preset {chosen[0][0]!r}; known: {', '.join(presets) or 'none'}")
+    overridden = {name for name, _ in rest}
+    expanded = [(k, [v]) for k, v in parse_qsl(presets[chosen[0][0]], keep_blank_values=True) if k not in overridden]
+    return expanded + rest
 
 
 def accepts_webp(accept: str) -> bool:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 PREFIX = "IMGSERVE_"
@@ -65,8 +66,32 @@ CORES = os.cpu_count() or 1
 SPARE_THREADS = 4  # threads left for requests that need no decoding (304s, cache hits, health, 503s)
 
 
-def setting(default: Any, parse: Callable[[str], Any], help: str) -> Any:
-    return field(default=default, metadata={"parse": parse, "help": help})
+def _keys(text: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
+    if any(len(k) < 16 for k in keys):
+        raise ValueError("each key must be at least 16 characters")
+    return keys
+
+
+def _presets(text: str) -> Mapping[str, str]:
+    """`thumb:w=300&h=300&fit=cover;avatar:w=64&h=64` -> {name: query}; options are checked by create_app."""
+    presets = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        name, sep, query = item.partition(":")
+        if not sep or not re.fullmatch(r"[a-z0-9_-]{1,32}", name.strip()):
+            raise ValueError(f"expected name:options items separated by ';', got {item!r}")
+        presets[name.strip()] = query.strip()
+    return MappingProxyType(presets)
+
+
+def _flag(text: str) -> bool:
+    if text.strip() not in ("0", "1"):
+        raise ValueError(f"expected 0 or 1, got {text!r}")
+    return text.strip() == "1"
+
+
+def setting(default: Any, parse: Callable[[str], Any], help: str, *, secret: bool = False) -> Any:
+    return field(default_factory=lambda: default, metadata={"parse": parse, "help": help, "secret": secret})
 
 
 MiB = 1024 * 1024
@@ -88,6 +113,11 @@ class Settings:
     max_dimension: int = setting(8192, _int(1, 65500), "largest output width or height")
     max_pixels: int = setting(100_000_000, _int(1), "largest source (width x height) that will be decoded")
     max_source_bytes: int = setting(128 * MiB, _int(1), "largest original, in bytes, that will be read")
+    signing_keys: tuple[str, ...] = setting(
+        (), _keys, "comma-separated HMAC keys; when set, unsigned or wrongly signed URLs get 403", secret=True)
+    presets: Mapping[str, str] = setting(
+        MappingProxyType({}), _presets, "named option sets, `name:w=300&fit=cover;other:...`, used as ?preset=name")
+    presets_only: bool = setting(False, _flag, "1: processing URLs may only use presets (preset=, format=auto)")
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -121,12 +151,19 @@ class Settings:
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(variable, current value, help) for every setting, in table order."""
-        return [(PREFIX + f.name.upper(), _show(getattr(self, f.name)), f.metadata["help"]) for f in fields(self)]
+        return [(PREFIX + f.name.upper(), _show(getattr(self, f.name), f.metadata["secret"]), f.metadata["help"])
+                for f in fields(self)]
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, secret: bool) -> str:
+    if secret and value:
+        return f"({len(value)} set, not shown)"
     if value is None:
         return ""
+    if isinstance(value, Mapping):
+        return ";".join(f"{k}:{v}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "1" if value else "0"
     if isinstance(value, (tuple, list, frozenset)):
         return ",".join(map(str, value))
     return str(value)

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Response, current_app, make_response, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 
-from . import __version__
+from . import __version__, signing
 from .admission import Admission
 from .caching import ResultCache, etag
 from .errors import PROBLEM_JSON, Problem
@@ -40,6 +43,11 @@ class Service:
             raise SettingsError(f"IMGSERVE_MANIFEST: {error}") from None
         self.cache: ResultCache[Rendered] = ResultCache(settings.cache_bytes, lambda r: len(r.body))
         self.admission = Admission(settings.max_in_flight, settings.max_queue, settings.queue_wait)
+        for name, query in settings.presets.items():
+            try:
+                parse(MultiDict(parse_qsl(query, keep_blank_values=True)), replace(settings, presets_only=False))
+            except Problem as problem:
+                raise SettingsError(f"IMGSERVE_PRESETS: preset {name!r}: {problem.detail}") from None
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -59,7 +67,7 @@ def service() -> Service:
 def image(id: str) -> Response:
     svc = service()
     settings = svc.settings
-    options = parse(request.args, settings, accept=request.headers.get("Accept", ""))
+    options = request_options()
     with svc.folder.open(id) as original:
         tag = etag(original.identity, options.canonical(), __version__)
         headers = caching_headers(tag, original.modified, settings.cache_max_age, vary=options.negotiated)
@@ -79,6 +87,13 @@ def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:
 
     rendered, _ = svc.cache.fetch(key, make)
     return rendered
+
+
+def request_options() -> Options:
+    """The request's signature checked (when signing is on), then its options parsed."""
+    settings = service().settings
+    signing.verify(request.path, list(request.args.items(multi=True)), settings.signing_keys)
+    return parse(request.args, settings, accept=request.headers.get("Accept", ""))
 
 
 def caching_headers(tag: str, modified: float, max_age: int, *, vary: bool) -> dict[str, str]:
