@@ -69,16 +69,26 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _premultiply(image: np.ndarray) -> np.ndarray:
+    """uint8 goes to uint16 as colour x alpha and alpha x 255: exact, and half the memory of float32."""
+    if image.dtype == np.uint8:
+        work = image.astype(np.uint16)
+        work[:, :, :3] *= work[:, :, 3:4]
+        work[:, :, 3] *= 255
+        return work
     work = image.astype(np.float32)
     work[:, :, :3] *= work[:, :, 3:4] / peak(image)
     return work
 
 
 def _unpremultiply(work: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    top = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype), 1.0)
-    alpha = work[:, :, 3:4]
-    np.divide(work[:, :, :3] * top, alpha, out=work[:, :, :3], where=alpha > 0)
-    return _to_dtype(work, dtype)
+    exact = work.dtype == np.uint16  # from the uint8 path above
+    out = work.astype(np.float32)
+    alpha = out[:, :, 3:4]
+    scale = 255.0 if exact else {np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype), 1.0)
+    np.divide(out[:, :, :3] * scale, alpha, out=out[:, :, :3], where=alpha > 0)
+    if exact:
+        alpha /= 255.0
+    return _to_dtype(out, dtype)
 
 
 def _to_dtype(work: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -133,7 +143,20 @@ def grayscale(image: np.ndarray, enabled: bool) -> np.ndarray:
 
 
 def blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(image, (0, 0), sigma) if sigma else image
+    """Gaussian blur. A direct kernel costs time in proportion to sigma (50 on 4 MP: 1.6 s), so wide
+    blurs run on a copy shrunk to keep sigma at 4 and are scaled back: the result is smooth anyway."""
+    if not sigma:
+        return image
+    if sigma <= 2 * _SMALL_SIGMA:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    height, width = image.shape[:2]
+    factor = _SMALL_SIGMA / sigma
+    small = cv2.resize(image, (max(1, round(width * factor)), max(1, round(height * factor))),
+                       interpolation=cv2.INTER_AREA)
+    return cv2.resize(cv2.GaussianBlur(small, (0, 0), _SMALL_SIGMA), (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+_SMALL_SIGMA = 4.0
 
 
 def sharpen(image: np.ndarray, amount: float) -> np.ndarray:
