@@ -123,5 +123,5 @@ def test_premultiplied_resize_matches_a_float_reference() -> None:
     work = image.astype(np.float64)
     work[:, :, :3] *= work[:, :, 3:4] / 255
     small = cv2.resize(work, (16, 16), interpolation=cv2.INTER_AREA)
-    small[:, :, :3] = np.divide(small[:, :, :3] * 255, small[:, :, 3:4], where=small[:, :, 3:4] > 0)
+    np.divide(small[:, :, :3] * 255, small[:, :, 3:4], out=small[:, :, :3], where=small[:, :, 3:4] > 0)
     assert np.abs(got.astype(float) - np.clip(np.rint(small), 0, 255)).max() <= 1
