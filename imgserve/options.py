@@ -22,8 +22,6 @@ GRAVITIES = {
     "ne": (1.0, 0.0), "nw": (0.0, 0.0), "se": (1.0, 1.0), "sw": (0.0, 1.0),
 }
 FORMATS = ("jpeg", "png", "webp", "bmp", "tiff")
-MAX_BLUR = 50.0
-MAX_SHARPEN = 10.0
 DEFAULT_QUALITY = 80
 WHITE = (255, 255, 255, 255)
 
@@ -139,11 +137,11 @@ def _rotate(text: str, settings: Any) -> int:
 
 
 def _blur(text: str, settings: Any) -> float:
-    return _number(text, 0.0, MAX_BLUR, low_open=True)
+    return _number(text, 0.0, settings.max_blur, low_open=True)
 
 
 def _sharpen(text: str, settings: Any) -> float:
-    return _number(text, 0.0, MAX_SHARPEN, low_open=True)
+    return _number(text, 0.0, settings.max_sharpen, low_open=True)
 
 
 def _quality(text: str, settings: Any) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import codecs, geometry, ops
+from .errors import Problem
 from .options import Options
 from .probe import Header, probe
 
@@ -30,7 +31,9 @@ class Rendered:
         return codecs.MIME_TYPES[self.format]
 
 
-def render(data: bytes, options: Options, settings) -> Rendered:
+def render(data: bytes, options: Options, settings, deadline: float | None = None) -> Rendered:
+    """Encoded bytes in, encoded bytes out. `deadline` (time.monotonic()) is checked between stages: a
+    single OpenCV call cannot be interrupted, but the input limits keep each one bounded."""
     started = time.perf_counter()
     header = probe(data)
     codecs.check_pixels(header, settings.max_pixels)
@@ -38,14 +41,22 @@ def render(data: bytes, options: Options, settings) -> Rendered:
                          shrinkable=header.format == "jpeg")
     image = codecs.decode(data, header, shrink=plan.shrink)
     decoded = time.perf_counter()
+    _check(deadline, "decoding")
     image = run(image, plan, options, header)
     format = options.format or codecs.default_format(header.format)
     image = codecs.prepare(image, format, options.bg)
     processed = time.perf_counter()
+    _check(deadline, "processing")
     body = codecs.encode(image, format, options.q)
     seconds = {"decode": decoded - started, "process": processed - decoded,
                "encode": time.perf_counter() - processed}
     return Rendered(body, format, image.shape[1], image.shape[0], seconds)
+
+
+def _check(deadline: float | None, stage: str) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise Problem(503, f"the image took too long to render (over the limit after {stage}); "
+                           "ask for a smaller output or try again", headers={"Retry-After": "1"})
 
 
 def run(image: np.ndarray, plan: geometry.Plan, options: Options, header: Header) -> np.ndarray:

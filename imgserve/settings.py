@@ -108,6 +108,10 @@ class Settings:
     max_in_flight: int = setting(CORES, _int(1, 1024), "images decoded and processed at once")
     max_queue: int = setting(4 * CORES, _int(0, 10000), "requests that may wait for a slot; past that, 503")
     queue_wait: float = setting(10.0, _number(0, 3600), "seconds a request may wait for a slot before a 503")
+    render_timeout: float = setting(
+        30.0, _number(0.1, 3600), "seconds a render may take, checked between decode, processing and encoding")
+    max_blur: float = setting(50.0, _number(0.1, 1000), "largest `blur` sigma")
+    max_sharpen: float = setting(10.0, _number(0.1, 100), "largest `sharpen` amount")
     cache_bytes: int = setting(256 * MiB, _int(0), "in-memory result cache budget in bytes; 0 turns it off")
     cache_max_age: int = setting(86400, _int(0), "seconds clients and CDNs may reuse a result (Cache-Control)")
     max_dimension: int = setting(8192, _int(1, 65500), "largest output width or height")

@@ -8,6 +8,7 @@ take the result from the cache or render it, and send the bytes with their cachi
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -80,10 +81,11 @@ def image(id: str) -> Response:
 def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:
     """The one way every endpoint gets an image: from the result cache, or read and rendered."""
     svc = service()
+    deadline = time.monotonic() + svc.settings.render_timeout
 
     def make() -> Rendered:
         with svc.admission.slot():
-            return render(read(), options, svc.settings)
+            return render(read(), options, svc.settings, deadline)
 
     rendered, _ = svc.cache.fetch(key, make)
     return rendered

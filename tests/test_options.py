@@ -7,6 +7,8 @@ from imgserve.options import Options, accepts_webp, parse, parse_color
 
 class Limits:
     max_dimension = 4000
+    max_blur = 50.0
+    max_sharpen = 10.0
 
 
 @pytest.mark.parametrize("query, expected", [

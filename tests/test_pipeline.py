@@ -125,3 +125,22 @@ def test_limits(settings) -> None:
     assert caught.value.status == 422
     image, _ = run(encode(photo(200, 100)), replace(settings, max_dimension=50))
     assert image.shape[:2] == (25, 50)
+
+
+def test_a_passed_deadline_stops_the_render_between_stages(settings) -> None:
+    import time
+
+    with pytest.raises(Problem) as caught:
+        render(encode(photo(200, 100)), Options(w=50), settings, deadline=time.monotonic() - 1)
+    assert caught.value.status == 503 and "after decoding" in caught.value.detail
+    assert render(encode(photo(200, 100)), Options(w=50), settings, deadline=time.monotonic() + 30).width == 50
+
+
+def test_blur_and_sharpen_bounds_are_settings(settings) -> None:
+    from dataclasses import replace
+
+    from imgserve.options import parse
+
+    with pytest.raises(Problem, match="blur: must be above 0 and at most 5"):
+        parse({"blur": "6"}, replace(settings, max_blur=5.0))
+    assert parse({"sharpen": "20"}, replace(settings, max_sharpen=20.0)).sharpen == 20.0
