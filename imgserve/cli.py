@@ -41,9 +41,11 @@ def serve(**flags: Any) -> None:
     """Serve the originals under the root with waitress."""
     import waitress
 
+    from .nativelog import capture_native_stderr
     from .web import create_app
 
     settings = load_settings(flags)
+    capture_native_stderr()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
     app = create_app({f.name: getattr(settings, f.name) for f in fields(Settings)})

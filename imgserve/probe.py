@@ -62,8 +62,10 @@ def probe(data: bytes) -> Header:
         header = READERS[kind](data)
     except Problem:
         raise
-    except (struct.error, IndexError, ValueError) as error:
-        raise Problem(415, f"the {kind.upper()} header is damaged or truncated ({error})") from None
+    except (struct.error, IndexError):
+        raise Problem(415, f"the {kind.upper()} header is truncated") from None
+    except ValueError as error:
+        raise Problem(415, f"the {kind.upper()} header is damaged: {error}") from None
     if header.width < 1 or header.height < 1:
         raise Problem(415, f"the {kind.upper()} header declares an empty image ({header.width}x{header.height})")
     return header

@@ -82,7 +82,7 @@ def corrupt(kind: str, at: int, fmt: str, value: int) -> bytes:
     (corrupt("info-16-565", 54, "<I", 0x1F800), "bad bitfield mask 0x1f800"),
     (bmp_factory.write("info-24", 8, 8)[:-10], "truncated"),
     (bmp_factory.write("info-8", 8, 8)[:60], "palette of 256 colours does not fit"),
-    (bmp_factory.write("info-24", 8, 8)[:20], "damaged or truncated"),
+    (bmp_factory.write("info-24", 8, 8)[:20], "header is truncated"),
 ])
 def test_bad_bmps_are_415_with_the_reason(data: bytes, fragment: str) -> None:
     with pytest.raises(Problem) as caught:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.images import RED, close, color_at, decode
+from tests.images import RED, close, color_at, decode, encode, photo
 
 
 def free_port() -> int:
@@ -107,3 +107,22 @@ def test_waitress_serve_call_works(root: Path, tmp_path: Path) -> None:
         assert status == 200 and decode(body).shape == (10, 20, 3)
     finally:
         stop(process)
+
+
+def test_decoder_chatter_stays_off_the_console(server: tuple[str, Path], root: Path) -> None:
+    """libpng and libjpeg print to fd 2 themselves; the console must show only the service's own line."""
+    base, log = server
+    png = encode(photo(200, 150))
+    (root / "cut.png").write_bytes(png[: len(png) * 7 // 10])     # libpng: "PNG input buffer is incomplete"
+    jpeg = bytearray(encode(photo(200, 150), ".jpg"))
+    sof = jpeg.index(b"\xff\xc0")
+    jpeg[sof + 5:sof + 9] = (600).to_bytes(2, "big") * 2           # libjpeg: "Corrupt JPEG data: premature end"
+    (root / "short.jpg").write_bytes(bytes(jpeg))
+    status, _, body = request(f"{base}/image/cut.png?w=10")
+    assert status == 415 and b"could not be decoded" in body
+    status, _, body = request(f"{base}/image/short.jpg?w=10")
+    assert status == 200 and decode(body).shape == (10, 10, 3)
+    time.sleep(0.2)
+    text = log.read_text()
+    assert "libpng" not in text and "Corrupt JPEG" not in text, text
+    assert text.count("/image/cut.png") == 1, text

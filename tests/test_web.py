@@ -198,12 +198,3 @@ def test_manifest_ids(root, tmp_path) -> None:
     manifest.write_text("id,path\n42,sub/deep.bmp\n")
     client = create_app({"root": str(root), "manifest": str(manifest)}).test_client()
     assert decode(client.get("/image/42?w=20").data).shape == (10, 20, 3)
-
-
-def test_opencv_prints_nothing_on_bad_input(client, root, capfd) -> None:
-    (root / "broken.jpg").write_bytes(encode(photo(64, 64), ".jpg")[:300])
-    (root / "broken.png").write_bytes(encode(photo(64, 64))[:300])
-    for name in ("broken.jpg", "broken.png"):
-        client.get(f"/image/{name}")
-    _, err = capfd.readouterr()
-    assert "imdecode" not in err and "libpng" not in err.lower() and "Corrupt" not in err, err
