@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -39,17 +38,9 @@ def main() -> None:
 @setting_flags
 def serve(**flags: Any) -> None:
     """Serve the originals under the root with waitress."""
-    import waitress
+    from .server import serve
 
-    from .nativelog import capture_native_stderr
-    from .web import create_app
-
-    settings = load_settings(flags)
-    capture_native_stderr()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
-    app = create_app({f.name: getattr(settings, f.name) for f in fields(Settings)})
-    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="imgserve")
+    serve(load_settings(flags))
 
 
 @main.command()

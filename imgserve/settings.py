@@ -108,6 +108,8 @@ class Settings:
     max_in_flight: int = setting(CORES, _int(1, 1024), "images decoded and processed at once")
     max_queue: int = setting(4 * CORES, _int(0, 10000), "requests that may wait for a slot; past that, 503")
     queue_wait: float = setting(10.0, _number(0, 3600), "seconds a request may wait for a slot before a 503")
+    shutdown_timeout: float = setting(
+        10.0, _number(0, 3600), "seconds `imgserve serve` waits for requests in progress after SIGTERM")
     render_timeout: float = setting(
         30.0, _number(0.1, 3600), "seconds a render may take, checked between decode, processing and encoding")
     max_blur: float = setting(50.0, _number(0.1, 1000), "largest `blur` sigma")

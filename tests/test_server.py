@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -126,3 +127,58 @@ def test_decoder_chatter_stays_off_the_console(server: tuple[str, Path], root: P
     text = log.read_text()
     assert "libpng" not in text and "Corrupt JPEG" not in text, text
     assert text.count("/image/cut.png") == 1, text
+
+
+def test_sigterm_finishes_requests_in_progress_and_refuses_new_ones(root: Path, tmp_path: Path) -> None:
+    port = free_port()
+    process = start([sys.executable, "-m", "imgserve", "serve", "--root", str(root), "--port", str(port),
+                     "--shutdown-timeout", "10"], {}, port, tmp_path / "drain.log")
+    slow = f"http://127.0.0.1:{port}/image/photo.jpg?w=6000&enlarge=1&format=png"  # about a second of work
+    from concurrent.futures import ThreadPoolExecutor
+    kept_alive = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        kept_alive.request("GET", "/image/quad.png?w=10")
+        assert kept_alive.getresponse().read()
+        with ThreadPoolExecutor(2) as pool:
+            in_progress = pool.submit(request, slow)
+            time.sleep(0.3)
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+            with pytest.raises(OSError):  # the listening socket is closed: refused, not queued
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            with pytest.raises(OSError):  # the idle kept-alive connection was closed
+                kept_alive.request("GET", "/image/quad.png?w=11")
+                kept_alive.getresponse()
+            status, headers, body = in_progress.result(timeout=15)
+        assert status == 200 and int(headers["Content-Length"]) == len(body)
+        assert decode(body).shape == (4500, 6000, 3)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = (tmp_path / "drain.log").read_text()
+    assert "finishing 1 request(s)" in text and "stopped" in text, text
+
+
+def test_sigterm_with_nothing_in_progress_exits_at_once(root: Path, tmp_path: Path) -> None:
+    port = free_port()
+    process = start([sys.executable, "-m", "imgserve", "serve", "--root", str(root), "--port", str(port)], {},
+                    port, tmp_path / "idle.log")
+    assert request(f"http://127.0.0.1:{port}/image/quad.png?w=10")[0] == 200
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    assert time.monotonic() - started < 3
+
+
+def test_requests_arriving_while_stopping_get_503() -> None:
+    from imgserve.server import Drain
+
+    calls = []
+    drain = Drain(lambda environ, start_response: calls.append(1) or start_response("200 OK", []) or [b"ok"])
+    assert list(drain({}, lambda status, headers: None)) == [b"ok"] and drain.active == 1
+    drain.stopping = True
+    statuses = []
+    body = b"".join(drain({}, lambda status, headers: statuses.append((status, dict(headers)))))
+    assert statuses[0][0].startswith("503") and statuses[0][1]["Retry-After"] == "1"
+    assert json.loads(body)["status"] == 503 and calls == [1]

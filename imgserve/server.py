@@ -1,0 +1,98 @@
+"""Running the app under waitress: threads sized with admission, quiet logs, a graceful stop.
+
+On SIGTERM the listening socket is closed (new connections are refused, so a load balancer moves
+on), idle kept-alive connections are closed, a request that still arrives on a busy connection gets
+503, and the process exits once every request in progress has been answered and flushed, or after
+`shutdown_timeout`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import fields
+
+import waitress
+from waitress import wasyncore
+from werkzeug.wsgi import ClosingIterator
+
+from .errors import PROBLEM_JSON, Problem
+from .nativelog import capture_native_stderr
+from .settings import Settings
+from .web import create_app
+
+log = logging.getLogger("imgserve")
+
+
+class Drain:
+    """WSGI middleware that knows how many requests are in progress and refuses new ones once stopping."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+        self.active = 0
+        self.stopping = False
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if self.stopping:
+            problem = Problem(503, "the server is shutting down; retry on another instance")
+            start_response("503 Service Unavailable", [("Content-Type", PROBLEM_JSON), ("Retry-After", "1")])
+            return [problem.body()]
+        with self._lock:
+            self.active += 1
+        try:
+            return ClosingIterator(self.app(environ, start_response), self._finished)
+        except BaseException:
+            self._finished()
+            raise
+
+    def _finished(self) -> None:
+        with self._lock:
+            self.active -= 1
+
+
+def serve(settings: Settings) -> None:
+    capture_native_stderr()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
+    drain = Drain(create_app({f.name: getattr(settings, f.name) for f in fields(Settings)}))
+    server = waitress.create_server(drain, host=settings.host, port=settings.port, threads=settings.threads,
+                                    ident="imgserve")
+    signal.signal(signal.SIGTERM, lambda signum, frame: _stop(server, drain, settings.shutdown_timeout))
+    server.print_listen("Serving on http://{}:{}")
+    server.run()
+    log.info("stopped")
+
+
+def _stop(server, drain: Drain, timeout: float) -> None:
+    if drain.stopping:
+        return
+    log.info("SIGTERM: no new connections; finishing %d request(s) within %g s", drain.active, timeout)
+    drain.stopping = True
+    # On the loop's own thread (closing inside this handler would leave select() retrying on a dead
+    # descriptor): close the listening socket, and the kept-alive connections that are idle.
+    server.trigger.pull_trigger(lambda: _close_listener_and_idle(server))
+    threading.Thread(target=_exit_when_idle, args=(server, drain, time.monotonic() + timeout),
+                     name="drain", daemon=True).start()
+
+
+def _close_listener_and_idle(server) -> None:
+    wasyncore.dispatcher.close(server)
+    for channel in list(server._map.values()):
+        if hasattr(channel, "requests") and not channel.requests and not channel.total_outbufs_len:
+            channel.will_close = True
+
+
+def _exit_when_idle(server, drain: Drain, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        channels = [c for c in list(server._map.values()) if hasattr(c, "total_outbufs_len")]
+        if not drain.active and not any(c.requests or c.total_outbufs_len for c in channels):
+            break
+        time.sleep(0.02)
+    else:
+        log.warning("%d request(s) still running at the shutdown deadline", drain.active)
+    os.kill(os.getpid(), signal.SIGINT)  # waitress's loop stops on KeyboardInterrupt
