@@ -1,11 +1,11 @@
 """Backpressure: a bounded number of renders in flight and a bounded queue; past that, 503 at once.
 
-waitress queues requests without limit, and a render holds its thread until it finishes. If every
-thread could be blocked in a render, health checks and cheap 304s would wait behind them. So renders
-take a slot here first: at most `limit` run, at most `queue` wait (each for at most `wait` seconds),
-and everything past that is refused immediately with `Retry-After`. `imgserve serve` gives waitress
-more threads than slots plus queue (settings.Settings.threads), so some threads are always free for
-requests that need no decoding.
+waitress queues requests without limit behind its worker threads, and a render holds its thread
+until it finishes, so with few threads a health check or a 304 waits behind decodes. `imgserve
+serve` therefore gives waitress one thread per allowed connection (waitress serves one request per
+connection at a time, so its own queue stays empty) and the limit lives here instead: renders take
+a slot, at most `limit` run, at most `queue` wait (each for at most `wait` seconds), and everything
+past that is refused immediately with `Retry-After`. Requests that need no decoding never wait.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def serve(settings: Settings) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
     drain = Drain(create_app({f.name: getattr(settings, f.name) for f in fields(Settings)}))
     server = waitress.create_server(drain, host=settings.host, port=settings.port, threads=settings.threads,
-                                    ident="imgserve")
+                                    connection_limit=settings.max_connections, ident="imgserve")
     signal.signal(signal.SIGTERM, lambda signum, frame: _stop(server, drain, settings.shutdown_timeout))
     server.print_listen("Serving on http://{}:{}")
     server.run()

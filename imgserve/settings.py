@@ -63,7 +63,6 @@ def _number(low: float, high: float) -> Callable[[str], float]:
 
 
 CORES = os.cpu_count() or 1
-SPARE_THREADS = 4  # threads left for requests that need no decoding (304s, cache hits, health, 503s)
 
 
 def _keys(text: str) -> tuple[str, ...]:
@@ -104,7 +103,10 @@ class Settings:
         None, _optional_path, "optional CSV of `id,path` rows mapping ids (e.g. archive numbers) to originals")
     host: str = setting("127.0.0.1", _text, "address `imgserve serve` listens on")
     port: int = setting(8080, _int(0, 65535), "port `imgserve serve` listens on")
-    threads: int = setting(0, _int(0, 1024), "waitress worker threads; 0: in-flight + queue + 4 spare")
+    max_connections: int = setting(100, _int(1, 10000), "open connections waitress accepts; past that, new "
+                                   "ones wait in the kernel's backlog")
+    threads: int = setting(0, _int(0, 10000), "waitress worker threads; 0: one per connection, so no request "
+                           "ever queues inside waitress")
     max_in_flight: int = setting(CORES, _int(1, 1024), "images decoded and processed at once")
     max_queue: int = setting(4 * CORES, _int(0, 10000), "requests that may wait for a slot; past that, 503")
     queue_wait: float = setting(10.0, _number(0, 3600), "seconds a request may wait for a slot before a 503")
@@ -145,7 +147,7 @@ class Settings:
             raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         settings = replace(cls(), **values)
         if not settings.threads:
-            settings = replace(settings, threads=settings.max_in_flight + settings.max_queue + SPARE_THREADS)
+            settings = replace(settings, threads=settings.max_connections)
         return settings.checked()
 
     def checked(self) -> Settings:

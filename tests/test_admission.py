@@ -82,9 +82,8 @@ def test_overloaded_server_answers_503_problem_json(root, monkeypatch) -> None:
     assert app.extensions["imgserve"].admission.shed == 1
 
 
-def test_threads_default_leaves_spare_threads(tmp_path) -> None:
-    from imgserve.settings import SPARE_THREADS, Settings
+def test_threads_default_to_one_per_connection(tmp_path) -> None:
+    from imgserve.settings import Settings
 
-    s = Settings.load({}, root=str(tmp_path), max_in_flight="3", max_queue="5")
-    assert s.threads == 3 + 5 + SPARE_THREADS
+    assert Settings.load({}, root=str(tmp_path), max_connections="64").threads == 64
     assert Settings.load({}, root=str(tmp_path), threads="7").threads == 7

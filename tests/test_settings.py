@@ -24,7 +24,7 @@ def test_environment_is_read_and_overrides_win(tmp_path: Path) -> None:
     ("IMGSERVE_PORT", "70000", "IMGSERVE_PORT: must be between 0 and 65535"),
     ("IMGSERVE_MAX_PIXELS", "1_000", "IMGSERVE_MAX_PIXELS: expected a whole number"),
     ("IMGSERVE_MAX_PIXELS", "١٢", "IMGSERVE_MAX_PIXELS: expected a whole number"),
-    ("IMGSERVE_THREADS", "2000", "IMGSERVE_THREADS: must be between 0 and 1024"),
+    ("IMGSERVE_THREADS", "20000", "IMGSERVE_THREADS: must be between 0 and 10000"),
     ("IMGSERVE_QUEUE_WAIT", "soon", "IMGSERVE_QUEUE_WAIT: expected a number"),
     ("IMGSERVE_MAX_DIMENSION", "-5", "IMGSERVE_MAX_DIMENSION: expected a whole number"),
     ("IMGSERVE_HOST", "  ", "IMGSERVE_HOST: must not be empty"),
