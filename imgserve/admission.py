@@ -6,6 +6,8 @@ serve` therefore gives waitress one thread per allowed connection (waitress serv
 connection at a time, so its own queue stays empty) and the limit lives here instead: renders take
 a slot, at most `limit` run, at most `queue` wait (each for at most `wait` seconds), and everything
 past that is refused immediately with `Retry-After`. Requests that need no decoding never wait.
+Each render also reserves the memory its image needs (estimated from the header before decoding)
+from one budget, so memory is bounded by that budget under any mix of sizes.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ from contextlib import contextmanager
 
 from .errors import Problem
 
+MiB = 1024 * 1024
+
 
 class Admission:
-    def __init__(self, limit: int, queue: int, wait: float) -> None:
+    def __init__(self, limit: int, queue: int, wait: float, memory: int) -> None:
         self.limit = limit
         self.queue = queue
         self.wait = wait
+        self.memory = memory      # bytes of pixel memory all renders together may hold
         self.in_flight = 0
         self.waiting = 0
+        self.reserved = 0
         self.shed = 0  # requests refused with 503 since start
         self._changed = threading.Condition()
 
@@ -38,7 +44,27 @@ class Admission:
         finally:
             with self._changed:
                 self.in_flight -= 1
-                self._changed.notify()
+                self._changed.notify_all()
+
+    @contextmanager
+    def reserve(self, nbytes: int) -> Iterator[None]:
+        """Hold `nbytes` of the memory budget while an image is decoded and processed.
+
+        Slots alone would bound memory only by slots x the largest image; this makes the bound the
+        budget itself, whatever mix of sizes arrives. One image over the whole budget is a 422."""
+        if nbytes > self.memory:
+            raise Problem(422, f"this image needs about {nbytes // MiB} MiB to process and this server allows "
+                               f"{self.memory // MiB} MiB; ask for a smaller source or crop")
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.reserved + nbytes <= self.memory, timeout=self.wait):
+                self._refuse(f"{self.reserved // MiB} MiB of image memory are in use")
+            self.reserved += nbytes
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.reserved -= nbytes
+                self._changed.notify_all()
 
     def _wait_or_refuse(self) -> None:
         if self.waiting >= self.queue:

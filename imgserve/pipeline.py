@@ -8,6 +8,8 @@ resize so that their strength is in output pixels and their cost is paid on the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,23 +33,26 @@ class Rendered:
         return codecs.MIME_TYPES[self.format]
 
 
-def render(data: bytes, options: Options, settings, deadline: float | None = None) -> Rendered:
+def render(data: bytes, options: Options, settings, deadline: float | None = None,
+           reserve: Callable[[int], AbstractContextManager] = lambda nbytes: nullcontext()) -> Rendered:
     """Encoded bytes in, encoded bytes out. `deadline` (time.monotonic()) is checked between stages: a
-    single OpenCV call cannot be interrupted, but the input limits keep each one bounded."""
+    single OpenCV call cannot be interrupted, but the input limits keep each one bounded. `reserve`
+    is held, with the memory the image needs, from decoding to encoding (admission.Admission.reserve)."""
     started = time.perf_counter()
     header = probe(data)
     codecs.check_pixels(header, settings.max_pixels)
     plan = geometry.plan(*header.display_size, options, settings.max_dimension,
                          shrinkable=header.format == "jpeg")
-    image = codecs.decode(data, header, shrink=plan.shrink)
-    decoded = time.perf_counter()
-    _check(deadline, "decoding")
-    image = run(image, plan, options, header)
-    format = options.format or codecs.default_format(header.format)
-    image = codecs.prepare(image, format, options.bg)
-    processed = time.perf_counter()
-    _check(deadline, "processing")
-    body = codecs.encode(image, format, options.q)
+    with reserve(len(data) + codecs.working_bytes(header, plan.shrink, plan.size)):
+        image = codecs.decode(data, header, shrink=plan.shrink)
+        decoded = time.perf_counter()
+        _check(deadline, "decoding")
+        image = run(image, plan, options, header)
+        format = options.format or codecs.default_format(header.format)
+        image = codecs.prepare(image, format, options.bg)
+        processed = time.perf_counter()
+        _check(deadline, "processing")
+        body = codecs.encode(image, format, options.q)
     seconds = {"decode": decoded - started, "process": processed - decoded,
                "encode": time.perf_counter() - processed}
     return Rendered(body, format, image.shape[1], image.shape[0], seconds)

@@ -109,6 +109,8 @@ class Settings:
                            "ever queues inside waitress")
     max_in_flight: int = setting(CORES, _int(1, 1024), "images decoded and processed at once")
     max_queue: int = setting(4 * CORES, _int(0, 10000), "requests that may wait for a slot; past that, 503")
+    max_memory: int = setting(2048 * MiB, _int(MiB), "bytes of pixel memory all renders together may hold; "
+                              "an image needing more than all of it is a 422")
     queue_wait: float = setting(10.0, _number(0, 3600), "seconds a request may wait for a slot before a 503")
     shutdown_timeout: float = setting(
         10.0, _number(0, 3600), "seconds `imgserve serve` waits for requests in progress after SIGTERM")

@@ -43,7 +43,8 @@ class Service:
         except (OSError, ValueError) as error:
             raise SettingsError(f"IMGSERVE_MANIFEST: {error}") from None
         self.cache: ResultCache[Rendered] = ResultCache(settings.cache_bytes, lambda r: len(r.body))
-        self.admission = Admission(settings.max_in_flight, settings.max_queue, settings.queue_wait)
+        self.admission = Admission(settings.max_in_flight, settings.max_queue, settings.queue_wait,
+                                   settings.max_memory)
         for name, query in settings.presets.items():
             try:
                 parse(MultiDict(parse_qsl(query, keep_blank_values=True)), replace(settings, presets_only=False))
@@ -85,7 +86,7 @@ def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:
 
     def make() -> Rendered:
         with svc.admission.slot():
-            return render(read(), options, svc.settings, deadline)
+            return render(read(), options, svc.settings, deadline, svc.admission.reserve)
 
     rendered, _ = svc.cache.fetch(key, make)
     return rendered

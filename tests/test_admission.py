@@ -19,7 +19,7 @@ def hold(admission: Admission, seconds: float, outcomes: list) -> None:
 
 
 def test_past_the_slots_and_the_queue_requests_are_refused_at_once() -> None:
-    admission = Admission(limit=1, queue=1, wait=5)
+    admission = Admission(limit=1, queue=1, wait=5, memory=2**30)
     outcomes: list = []
     threads = [threading.Thread(target=hold, args=(admission, 0.3, outcomes)) for _ in range(2)]
     for t in threads:
@@ -38,7 +38,7 @@ def test_past_the_slots_and_the_queue_requests_are_refused_at_once() -> None:
 
 
 def test_waiting_is_bounded_in_time() -> None:
-    admission = Admission(limit=1, queue=5, wait=0.1)
+    admission = Admission(limit=1, queue=5, wait=0.1, memory=2**30)
     outcomes: list = []
     holder = threading.Thread(target=hold, args=(admission, 0.5, outcomes))
     holder.start()
@@ -51,7 +51,7 @@ def test_waiting_is_bounded_in_time() -> None:
 
 
 def test_slots_are_released_when_the_work_fails() -> None:
-    admission = Admission(limit=1, queue=0, wait=1)
+    admission = Admission(limit=1, queue=0, wait=1, memory=2**30)
     with pytest.raises(ValueError), admission.slot():
         raise ValueError("decoder said no")
     with admission.slot():
@@ -87,3 +87,56 @@ def test_threads_default_to_one_per_connection(tmp_path) -> None:
 
     assert Settings.load({}, root=str(tmp_path), max_connections="64").threads == 64
     assert Settings.load({}, root=str(tmp_path), threads="7").threads == 7
+
+
+def test_memory_is_reserved_waited_for_and_returned() -> None:
+    admission = Admission(limit=4, queue=4, wait=0.2, memory=100)
+    with admission.reserve(60):
+        assert admission.reserved == 60
+        started = time.perf_counter()
+        with pytest.raises(Problem) as caught, admission.reserve(50):  # would exceed: waits, then 503
+            pass
+        assert caught.value.status == 503 and time.perf_counter() - started >= 0.19
+        with admission.reserve(40):
+            assert admission.reserved == 100
+    assert admission.reserved == 0
+    with pytest.raises(Problem) as caught, admission.reserve(101):    # more than the whole budget: 422
+        pass
+    assert caught.value.status == 422 and "allows 0 MiB" in caught.value.detail
+
+
+def test_a_waiting_reservation_proceeds_when_memory_is_returned() -> None:
+    admission = Admission(limit=4, queue=4, wait=2, memory=100)
+    order = []
+
+    def big() -> None:
+        with admission.reserve(80):
+            order.append("big")
+            time.sleep(0.2)
+
+    holder = threading.Thread(target=big)
+    holder.start()
+    time.sleep(0.05)
+    with admission.reserve(80):
+        order.append("second")
+    holder.join()
+    assert order == ["big", "second"]
+
+
+def test_images_over_the_memory_budget_are_422_before_decoding(root) -> None:
+    from tests.images import encode, photo
+
+    (root / "wide.png").write_bytes(encode(photo(2000, 1000)))  # 2 MP RGB: about 12 MB to process
+    app = create_app({"root": str(root), "max_memory": str(8 * 1024 * 1024)})
+    response = app.test_client().get("/image/wide.png?w=100")
+    assert response.status_code == 422 and "MiB to process" in response.get_json()["detail"]
+    assert app.test_client().get("/image/photo.jpg?w=100").status_code == 200
+    assert app.extensions["imgserve"].admission.reserved == 0
+
+
+def test_jpeg_reservations_count_the_shrunk_decode() -> None:
+    from imgserve.codecs import working_bytes
+    from imgserve.probe import Header
+
+    header = Header("jpeg", 4000, 3000, 3, 8)
+    assert working_bytes(header, 8, (300, 225)) < working_bytes(header, 1, (300, 225)) / 40
