@@ -87,20 +87,21 @@ def test_crop_outside_the_source_is_a_400() -> None:
 
 
 @pytest.mark.parametrize("options, shrink", [
-    (O(w=300), 8),            # 4000/8 = 500 >= 300
-    (O(w=600), 4),
-    (O(w=1100), 2),
-    (O(w=2100), 1),
+    (O(w=248), 8),            # 4000/8 = 500 >= 2 x 248 and 375 >= 2 x 186
+    (O(w=300), 4),            # 500 < 600: 1/4 leaves 1000
+    (O(w=500), 4),
+    (O(w=501), 2),
+    (O(w=1001), 1),
     (O(), 1),
-    (O(w=300, h=300, fit="cover"), 8),   # cut is 3000x3000: 375 >= 300
-    (O(w=400, h=400, fit="cover"), 4),
-    (O(crop=(0, 0, 1000, 1000), w=100), 8),
-    (O(crop=(0, 0, 1000, 1000), w=200), 4),
-    (O(rotate=90, w=300), 8),            # output 300x400 is 400x300 before turning
-    (O(rotate=90, w=380), 4),            # needs 506 of the 500 an 1/8 decode leaves
-    (O(scale=0.125), 8),
-    (O(scale=0.13), 4),
+    (O(w=180, h=180, fit="cover"), 8),   # the cut is 3000x3000: 375 >= 360
+    (O(w=200, h=200, fit="cover"), 4),
+    (O(crop=(0, 0, 1000, 1000), w=60), 8),
+    (O(crop=(0, 0, 1000, 1000), w=100), 4),
+    (O(rotate=90, w=180), 8),            # output 180x240 is 240x180 before turning: 500 >= 480
+    (O(rotate=90, w=190), 4),            # needs 2 x 253 of the 500 an 1/8 decode leaves
+    (O(scale=0.06), 8),
+    (O(scale=0.07), 4),
 ])
-def test_shrink_on_load_keeps_at_least_the_output_size(options: Options, shrink: int) -> None:
+def test_shrink_on_load_leaves_at_least_twice_the_output_size(options: Options, shrink: int) -> None:
     assert plan(4000, 3000, options, 8192, shrinkable=True).shrink == shrink
     assert plan(4000, 3000, options, 8192, shrinkable=False).shrink == 1
