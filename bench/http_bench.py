@@ -1,0 +1,276 @@
+"""HTTP benchmark: imgserve against sharp, thumbor and the seed-style baseline, same URLs, same run.
+
+    .venv/bin/python bench/http_bench.py [--peers sharp,thumbor,seed] [--seconds 20] [--rounds 2]
+    .venv/bin/python bench/http_bench.py --cache      # repeated URL, result cache on, vs a bare Flask app
+    .venv/bin/python bench/http_bench.py --bmp        # BMP archive to 1024 px PNG over HTTP vs in-process
+
+Workload (issue 3): 300 px wide JPEG q80 thumbnails of 24 real photos (bench/photos.py), 8 concurrent
+connections driven by wrk (Debian's `wrk`), no result cache anywhere. Peers are installed on demand
+into bench/.cache, outside the project's dependencies: sharp from npm, thumbor from PyPI into its own
+virtualenv (2 processes, as thumbor is deployed). Servers run one at a time and rounds are
+interleaved, so drift on a shared machine hits all of them; the best round of each counts. Printed:
+one table of req/s, p50/p99 latency, peak RSS (the server's process tree, VmHWM) and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from bench.photos import CACHE, bmp_set, photo_set  # noqa: E402
+
+PYTHON = sys.executable
+WRK_SCRIPT = """
+local paths = {%s}
+local i = math.random(#paths)
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50: float
+    p99: float
+    rss: float
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Sum of peak RSS (VmHWM) over a process and its descendants."""
+    children: dict[int, list[int]] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        ppid = int(re.search(r"PPid:\s+(\d+)", text)[1])
+        children.setdefault(ppid, []).append(int(status.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            match = re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{current}/status").read_text())
+        except OSError:
+            continue
+        total += int(match[1]) / 1024 if match else 0
+    return total
+
+
+def wait_for(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit(f"server exited with {process.returncode}")
+            time.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+def wrk(port: int, paths: list[str], seconds: float, connections: int = 8) -> tuple[float, float, float, int]:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(WRK_SCRIPT % ", ".join(f'"{p}"' for p in paths))
+    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds:g}s", "--latency",
+                          "-s", str(script), f"http://127.0.0.1:{port}"], capture_output=True, text=True,
+                         check=True).stdout
+    script.unlink()
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]), ms("50"), ms("99"), int(errors[1]) if errors else 0
+
+
+def thumbor_command(root: Path, port: int) -> list[str]:
+    venv = CACHE / "thumbor-venv"
+    if not (venv / "bin/thumbor").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin/pip"), "install", "-q", "thumbor"], check=True)
+    conf = CACHE / "thumbor.conf"
+    conf.write_text(f"LOADER = 'thumbor.loaders.file_loader'\nFILE_LOADER_ROOT_PATH = '{root}'\n"
+                    "STORAGE = 'thumbor.storages.no_storage'\nRESULT_STORAGE = None\nALLOW_UNSAFE_URL = True\n"
+                    "QUALITY = 80\nAUTO_WEBP = False\nMAX_AGE = 0\n")
+    return [str(venv / "bin/thumbor"), "-p", str(port), "-i", "127.0.0.1", "-c", str(conf), "--processes", "2",
+            "-l", "error"]
+
+
+def sharp_command(root: Path, port: int) -> list[str]:
+    node = CACHE / "node"
+    if not (node / "node_modules/sharp").is_dir():
+        node.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--prefix", str(node), "sharp"], check=True, capture_output=True)
+    return ["node", str(HERE / "servers/sharp_server.js"), str(root), str(port)]
+
+
+SERVERS = {
+    # name: (command(root, port), path for a photo name and a width)
+    "imgserve": (lambda root, port: [PYTHON, "-m", "imgserve", "serve", "--root", str(root), "--port", str(port),
+                                     "--cache-bytes", "0"],
+                 lambda name, w: f"/image/{name}?w={w}&format=jpeg&q=80"),
+    "sharp": (sharp_command, lambda name, w: f"/image/{name}?w={w}"),
+    "thumbor": (thumbor_command, lambda name, w: f"/unsafe/{w}x0/{name}"),
+    "seed": (lambda root, port: [PYTHON, str(HERE / "servers/seed_app.py"), str(root), str(port)],
+             lambda name, w: f"/image/{name}?w={w}"),
+}
+
+
+def run_server(name: str, command: list[str], port: int, paths: list[str], seconds: float) -> Result:
+    env = {**os.environ, "NODE_ENV": "production"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               cwd=HERE.parent, start_new_session=True)
+    try:
+        wait_for(port, process)
+        wrk(port, paths, 3)  # warm-up: caches of the file system, the JIT of node, thumbor's imports
+        rps, p50, p99, errors = wrk(port, paths, seconds)
+        return Result(name, rps, p50, p99, tree_rss_mb(process.pid), errors)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def photo_root(paths: list[Path], folder: str) -> tuple[Path, list[str]]:
+    """The photos copied under simple names into one folder (servers refuse symlinks out of their root)."""
+    root = CACHE / folder
+    root.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i, source in enumerate(paths):
+        name = f"photo{i:02d}{source.suffix.lower()}"
+        if not (root / name).exists():
+            shutil.copyfile(source, root / name)
+        names.append(name)
+    return root, names
+
+
+def table(results: dict[str, Result]) -> None:
+    print(f"{'server':10} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'peak RSS MB':>12} {'non-2xx':>8}")
+    for r in results.values():
+        print(f"{r.name:10} {r.rps:7.1f} {r.p50:8.0f} {r.p99:8.0f} {r.rss:12.0f} {r.errors:8d}")
+    ours = results["imgserve"]
+    for other in results.values():
+        if other is not ours:
+            print(f"imgserve / {other.name}: {ours.rps / other.rps:.2f}x throughput, "
+                  f"p99 {ours.p99:.0f} vs {other.p99:.0f} ms")
+
+
+def thumbnails(args: argparse.Namespace) -> None:
+    root, names = photo_root(photo_set(), "photoroot")
+    chosen = ["imgserve"] + [p for p in args.peers.split(",") if p]
+    best: dict[str, Result] = {}
+    for _ in range(args.rounds):
+        for name in chosen:
+            command, path = SERVERS[name]
+            port = free_port()
+            result = run_server(name, command(root, port), port, [path(n, 300) for n in names], args.seconds)
+            if name not in best or result.rps > best[name].rps:
+                best[name] = result
+    print(f"{len(names)} photos, 300 px JPEG q80, 8 connections, {args.seconds:g} s, best of {args.rounds} rounds")
+    table(best)
+
+
+def cached(args: argparse.Namespace) -> None:
+    """One URL over and over, result cache on, against a bare Flask app sending a body of the same size."""
+    root, names = photo_root(photo_set(), "photoroot")
+    path = f"/image/{names[0]}?w=300&format=jpeg&q=80"
+    port = free_port()
+    process = subprocess.Popen([PYTHON, "-m", "imgserve", "serve", "--root", str(root), "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=HERE.parent)
+    try:
+        wait_for(port, process)
+        import urllib.request
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}{path}").read()
+    finally:
+        process.terminate()
+        process.wait()
+    from imgserve.settings import Settings
+    threads = Settings.load({}, root=str(root)).threads
+    body_file = CACHE / "bare-body.jpg"
+    body_file.write_bytes(body)
+    best: dict[str, Result] = {}
+    for _ in range(args.rounds):
+        for name, command in (
+            ("imgserve", [PYTHON, "-m", "imgserve", "serve", "--root", str(root), "--port", "{port}"]),
+            ("bare flask", [PYTHON, str(HERE / "servers/bare_app.py"), str(body_file), "{port}", str(threads)]),
+        ):
+            port = free_port()
+            result = run_server(name, [c.replace("{port}", str(port)) for c in command], port, [path], args.seconds)
+            if name not in best or result.rps > best[name].rps:
+                best[name] = result
+    print(f"one URL repeated ({len(body)} bytes), result cache on, 8 connections, waitress threads {threads}")
+    table(best)
+
+
+def bmps(args: argparse.Namespace) -> None:
+    """BMP archive to 1024 px PNG: over HTTP, and the same renders in-process on as many threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imgserve.options import Options
+    from imgserve.pipeline import render
+    from imgserve.settings import Settings
+
+    root, names = photo_root(bmp_set(photo_set()), "bmproot")
+    paths = [f"/image/{n}?w=1024&format=png" for n in names]
+    settings = Settings.load({}, root=str(root), max_pixels="200000000")
+    cores = os.cpu_count() or 1
+    items = [(root / n).read_bytes() for n in names]
+    best_http, best_local = 0.0, 0.0
+    for _ in range(args.rounds):
+        port = free_port()
+        result = run_server("imgserve", SERVERS["imgserve"][0](root, port), port, paths, args.seconds)
+        best_http = max(best_http, result.rps)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(cores) as pool:
+            list(pool.map(lambda data: render(data, Options(w=1024, format="png"), settings), items))
+        best_local = max(best_local, len(items) / (time.perf_counter() - started))
+    megabytes = sum(map(len, items)) / len(items) / 1e6
+    print(f"{len(names)} BMPs (24-bit and 8-bit palette, {megabytes:.0f} MB each on average) to 1024 px PNG")
+    print(f"HTTP: {best_http:.2f} images/s ({best_http * megabytes:.0f} MB/s); in-process on {cores} threads: "
+          f"{best_local:.2f} images/s; HTTP / in-process = {best_http / best_local:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--peers", default="sharp,thumbor,seed")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--cache", action="store_true")
+    parser.add_argument("--bmp", action="store_true")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    (cached if args.cache else bmps if args.bmp else thumbnails)(args)
+
+
+if __name__ == "__main__":
+    main()
