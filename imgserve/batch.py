@@ -2,8 +2,9 @@
 
 `imgserve convert SRC DST` walks SRC, decides what each file needs (`plan`: convert, skip as up to
 date, skip as not an image, fail before any work), then runs `convert_file` for every file that
-needs work on a `concurrent.futures` executor (a thread pool). A task is small and picklable (names,
-not pixels) and comes back as an `Outcome`, so any executor can run it the same way.
+needs work on a `concurrent.futures` executor: a thread pool on one machine, or a Dask cluster's
+executor (`Client.get_executor`) for several. Both get the same small, picklable task (names, not
+pixels) and return the same `Outcome`, so outputs, resumability and the report cannot differ.
 
 Each file goes through `pipeline.render` with one `Options` parsed by the URL parsers, exactly the
 bytes a `GET /image/<id>?...` would return. Every output is written under a hidden temporary name
@@ -31,6 +32,7 @@ from dataclasses import dataclass, fields
 from itertools import islice
 from pathlib import Path
 
+from . import __version__
 from .errors import Problem
 from .options import Options
 from .pipeline import render
@@ -59,8 +61,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class Conversion:
-    """What every task of one run shares. Paths are absolute, so a task means the same files wherever
-    it runs."""
+    """What every task of one run shares. Paths are absolute: on a cluster they must mean the same
+    folders on every worker (a shared filesystem mounted at the same place)."""
     src: Path
     dst: Path
     options: Options
@@ -192,7 +194,7 @@ def write_atomically(target: Path, body: bytes) -> None:
         raise
 
 
-# -- running: one loop for any concurrent.futures executor -------------------------------------------
+# -- running: one loop for a local pool and a Dask cluster -------------------------------------------
 
 def run(job: Conversion, tasks: list[Task], executor: cf.Executor, window: int,
         stop: threading.Event | None = None) -> Iterator[Outcome]:
@@ -230,6 +232,32 @@ def local_executor(workers: int) -> Iterator[tuple[cf.Executor, int]]:
         yield executor, workers * IN_FLIGHT_PER_WORKER
 
 
+@contextmanager
+def dask_executor(address: str) -> Iterator[tuple[cf.Executor, int]]:
+    """The cluster at `address` as an executor. Tasks carry file names, not pixels: each worker reads
+    its input and writes its output itself, so the scheduler only ever sees small tuples."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise Problem(400, "--scheduler needs Dask: pip install 'imgserve[dask]'") from None
+    try:
+        client = Client(address, timeout="15s", set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise Problem(502, f"cannot reach the Dask scheduler at {address}: {error}") from None
+    with client:
+        versions = client.run(_imgserve_version)
+        wrong = {worker: version for worker, version in versions.items() if version != __version__}
+        if not versions or wrong:
+            raise Problem(502, f"the cluster's workers must run imgserve {__version__}; "
+                               f"found {wrong or 'no workers'}")
+        slots = sum(client.nthreads().values())
+        yield client.get_executor(pure=False), max(2, slots * IN_FLIGHT_PER_WORKER)
+
+
+def _imgserve_version() -> str:
+    return __version__
+
+
 # -- one run, with its callbacks for progress and the report --------------------------------------------
 
 @dataclass
@@ -256,11 +284,12 @@ class Summary:
                 f"in {self.seconds:.1f} s{rate}")
 
 
-def convert(job: Conversion, *, workers: int = 1,
+def convert(job: Conversion, *, workers: int = 1, scheduler: str | None = None,
             on_plan: Callable[[list[Task]], None] = lambda tasks: None,
             on_outcome: Callable[[Outcome], None] = lambda outcome: None) -> Summary:
     """Plan, then convert what needs it. Every input's Outcome goes to `on_outcome`: those decided while
-    planning first, then `on_plan` gets the tasks, then the rest as they finish. Ctrl-C or SIGTERM stops the run:
+    planning first, then `on_plan` gets the tasks, then the rest as they finish. The executor comes
+    first, so an unreachable cluster fails before anything is done. Ctrl-C or SIGTERM stops the run:
     queued files are dropped, files being converted finish, and the Summary says `interrupted`."""
     started = time.perf_counter()
     summary = Summary()
@@ -269,7 +298,8 @@ def convert(job: Conversion, *, workers: int = 1,
         summary.add(outcome)
         on_outcome(outcome)
 
-    with _stop_on_signals() as stop, local_executor(workers) as (executor, window):
+    pool = dask_executor(scheduler) if scheduler else local_executor(workers)
+    with _stop_on_signals() as stop, pool as (executor, window):
         tasks = []
         for item in plan(job):
             if stop.is_set():

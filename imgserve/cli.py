@@ -113,11 +113,14 @@ def parse_options(given: dict[str, str | None], settings: Settings) -> Options:
 @option_flags
 @click.option("--workers", type=click.IntRange(1, 1024), default=None,
               help="files converted at once on this machine [default: the cores]")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="run on the Dask cluster at ADDRESS (tcp://host:8786) instead; its workers must see SRC and DST "
+                   "at the same paths (pip install 'imgserve[dask]')")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
               help="write every input's outcome to FILE (.csv, or .jsonl for JSON lines)")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar, no summary; failures are still printed")
 @partial(setting_flags, names=LIMITS)
-def convert(src: Path, dst: Path, workers: int | None, report: Path | None, quiet: bool,
+def convert(src: Path, dst: Path, workers: int | None, scheduler: str | None, report: Path | None, quiet: bool,
             **flags: Any) -> None:
     """Convert every image under SRC into the same tree under DST, as the server would render it.
 
@@ -125,21 +128,21 @@ def convert(src: Path, dst: Path, workers: int | None, report: Path | None, quie
     Exit status: 0 all converted or skipped, 1 some failed, 130 interrupted.
     """
     from . import batch
-    from .report import Progress, ReportFile, kind_of
+    from .report import Progress, ReportFile
 
     settings = load_settings({"root": str(src), **{name: flags.pop(name) for name in LIMITS}})
     options = parse_options(flags, settings)
     src, dst = src.resolve(), dst.resolve()
     if src.is_relative_to(dst) or dst.is_relative_to(src):
         raise click.UsageError("SRC and DST must not overlap: outputs would become inputs of the next run")
-    if report:
-        try:
-            kind_of(report)
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint="--report") from None
+    if workers and scheduler:
+        raise click.UsageError("--workers is for this machine; with --scheduler the cluster's workers run")
+    try:
+        sink = ReportFile(report) if report else None
+    except (ValueError, OSError) as error:
+        raise click.BadParameter(str(error), param_hint="--report") from None
     job = batch.Conversion(src, dst, options, batch.Limits.of(settings))
     progress = Progress(enabled=not quiet and sys.stderr.isatty())
-    sink = ReportFile(report) if report else None
 
     def on_outcome(outcome: batch.Outcome) -> None:
         progress.update(outcome)
@@ -147,7 +150,12 @@ def convert(src: Path, dst: Path, workers: int | None, report: Path | None, quie
             sink.write(outcome)
 
     try:
-        summary = batch.convert(job, workers=workers or CORES, on_plan=progress.start, on_outcome=on_outcome)
+        summary = batch.convert(job, workers=workers or CORES, scheduler=scheduler, on_plan=progress.start,
+                                on_outcome=on_outcome)
+    except Problem as problem:  # the cluster cannot be used: nothing was done
+        error = click.ClickException(problem.detail)
+        error.exit_code = 2
+        raise error from None
     finally:
         progress.close()
         if sink:

@@ -258,6 +258,8 @@ def test_sources_and_outputs_must_not_overlap(archive: Path, tmp_path: Path) -> 
     for dst in (archive / "png", archive, tmp_path):
         code, _, err = convert(archive, dst, "--format", "png")
         assert code == 2 and "must not overlap" in err
+    code, _, err = convert(archive, tmp_path / "x", "--format", "png", "--workers", "2", "--scheduler", "tcp://x:1")
+    assert code == 2 and "--workers is for this machine" in err
 
 
 def test_two_inputs_that_would_share_an_output_fail(tmp_path: Path) -> None:
@@ -370,3 +372,24 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     quiet = subprocess.run([sys.executable, "-m", "imgserve", "convert", str(src), str(tmp_path / "quiet"),
                             "--format", "png", "-q"], cwd=REPO, capture_output=True, text=True, timeout=30)
     assert quiet.returncode == 0 and quiet.stdout == quiet.stderr == ""
+
+
+def test_dask_cluster_gives_the_same_outputs_and_report(archive: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed", reason="the Dask path needs pip install 'imgserve[dask]'")
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    convert(archive, local, "--format", "png", "--width", "20", "--report", str(tmp_path / "local.csv"))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  scheduler_port=0, dashboard_address=None, worker_dashboard_address=None) as cluster:
+        flags = ["--format", "png", "--width", "20", "--scheduler", cluster.scheduler_address]
+        code, out, err = convert(archive, remote, *flags, "--report", str(tmp_path / "remote.csv"))
+        assert code == 1, err
+        again_code, again, _ = convert(archive, remote, *flags)
+    for path in local.rglob("*.png"):
+        assert (remote / path.relative_to(local)).read_bytes() == path.read_bytes()
+    assert {p.relative_to(remote) for p in remote.rglob("*")} == {p.relative_to(local) for p in local.rglob("*")}
+    mine, theirs = read_report(tmp_path / "local.csv"), read_report(tmp_path / "remote.csv")
+    assert {k: (r["outcome"], r["reason"], r["bytes_out"]) for k, r in mine.items()} == \
+        {k: (r["outcome"], r["reason"], r["bytes_out"]) for k, r in theirs.items()}
+    converted = len(bmp_factory.KINDS) + 1
+    assert f"{converted} converted, 3 skipped, {len(BROKEN)} failed" in out
+    assert again_code == 1 and f"0 converted, {converted + 3} skipped, {len(BROKEN)} failed" in again
