@@ -135,7 +135,7 @@ def _plan_file(job: Conversion, path: Path, taken: dict[str, str]) -> Task | Out
 
 def _decided(job: Conversion, path: Path, output: str, outcome: str, reason: str) -> Outcome:
     try:
-        size = path.lstat().st_size
+        size = 0 if path.is_symlink() else path.stat().st_size  # a link's own size means nothing here
     except OSError:
         size = 0
     return Outcome(path.relative_to(job.src).as_posix(), output, outcome, reason, size, 0, 0.0)
