@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -350,8 +351,8 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     process = subprocess.Popen([sys.executable, "-m", "imgserve", "convert", str(src), str(tmp_path / "tty"),
                                 "--format", "png"], cwd=REPO, stdout=subprocess.PIPE, stderr=follower)
     os.close(follower)
-    shown = b""
-    while True:
+    shown, deadline = b"", time.monotonic() + 30
+    while select.select([leader], [], [], max(0.0, deadline - time.monotonic()))[0]:
         try:
             chunk = os.read(leader, 4096)
         except OSError:  # the terminal closed with the process
