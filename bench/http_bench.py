@@ -88,7 +88,7 @@ def wait_for(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
             return
         except OSError:
             if process.poll() is not None:
-                raise SystemExit(f"server exited with {process.returncode}")
+                raise SystemExit(f"server exited with {process.returncode}") from None
             time.sleep(0.1)
     raise SystemExit("server did not start")
 

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import fields
+from collections.abc import Callable, Collection
+from dataclasses import fields, replace
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import click
 
-from .settings import PREFIX, Settings, SettingsError
+from .errors import Problem
+from .options import FORMATS, PARSERS, Options, parse
+from .settings import CORES, PREFIX, Settings, SettingsError
 
 
-def setting_flags(command: Callable) -> Callable:
-    """One `--name` flag per row of the settings table; unset flags leave the environment's value."""
-    for f in reversed(fields(Settings)):
+def setting_flags(command: Callable, names: Collection[str] | None = None) -> Callable:
+    """One `--name` flag per row of the settings table (or the rows in `names`); unset flags leave the
+    environment's value."""
+    for f in reversed([f for f in fields(Settings) if names is None or f.name in names]):
         command = click.option(f"--{f.name.replace('_', '-')}", f.name, default=None, metavar="VALUE",
                                help=f"{f.metadata['help']} [{PREFIX}{f.name.upper()}]")(command)
     return command
@@ -64,6 +69,93 @@ def show_settings(**flags: Any) -> None:
     """List every setting with its current value (environment and flags applied)."""
     for name, value, help in load_settings(flags).rows():
         click.echo(f"{name}={value}\n    {help}")
+
+
+OPTION_FLAGS = {"w": "width", "h": "height", "q": "quality"}  # every other URL option keeps its name
+OPTION_VALUES = {"w": "N", "h": "N", "q": "1-100", "format": "|".join(FORMATS), "enlarge": "0|1", "grayscale": "0|1"}
+LIMITS = ("max_pixels", "max_dimension", "max_source_bytes")
+
+
+def option_flags(command: Callable) -> Callable:
+    """One flag per URL option (`options.PARSERS`), so the CLI takes what URLs take."""
+    for name in reversed(PARSERS):
+        command = click.option(f"--{OPTION_FLAGS.get(name, name)}", name, metavar=OPTION_VALUES.get(name, "VALUE"),
+                               required=name == "format", help=f"as ?{name}= in URLs (README, The URL API)")(command)
+    return command
+
+
+def parse_options(given: dict[str, str | None], settings: Settings) -> Options:
+    """The flags through the URL parsers: the same limits and the same messages as a 400 would give.
+    Presets-only mode restricts clients of the server, not its owner at the command line."""
+    try:
+        options = parse({name: text for name, text in given.items() if text is not None},
+                        replace(settings, presets_only=False))
+    except Problem as problem:
+        name = problem.extra.get("option", "")
+        raise click.BadParameter(problem.detail.removeprefix(f"{name}: "),
+                                 param_hint=f"--{OPTION_FLAGS.get(name, name)}") from None
+    if options.negotiated:
+        raise click.BadParameter("auto follows a browser's Accept header; name one of jpeg, png, webp, bmp, tiff",
+                                 param_hint="--format")
+    return options
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("dst", type=click.Path(file_okay=False, path_type=Path))
+@option_flags
+@click.option("--workers", type=click.IntRange(1, 1024), default=None,
+              help="files converted at once on this machine [default: the cores]")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="run on the Dask cluster at ADDRESS (tcp://host:8786) instead; its workers must see SRC and DST "
+                   "at the same paths (pip install 'imgserve[dask]')")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="write every input's outcome to FILE (.csv, or .jsonl for JSON lines)")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar, no summary; failures are still printed")
+@partial(setting_flags, names=LIMITS)
+def convert(src: Path, dst: Path, workers: int | None, scheduler: str | None, report: Path | None, quiet: bool,
+            **flags: Any) -> None:
+    """Convert every image under SRC into the same tree under DST, as the server would render it.
+
+    Outputs newer than their input are skipped, so an interrupted run can simply be started again.
+    Exit status: 0 all converted or skipped, 1 some failed, 130 interrupted.
+    """
+    from . import batch
+    from .report import Progress, ReportFile
+
+    settings = load_settings({"root": str(src), **{name: flags.pop(name) for name in LIMITS}})
+    options = parse_options(flags, settings)
+    src, dst = src.resolve(), dst.resolve()
+    if src.is_relative_to(dst) or dst.is_relative_to(src):
+        raise click.UsageError("SRC and DST must not overlap: outputs would become inputs of the next run")
+    if workers and scheduler:
+        raise click.UsageError("--workers is for this machine; with --scheduler the cluster's workers run")
+    try:
+        sink = ReportFile(report) if report else None
+    except (ValueError, OSError) as error:
+        raise click.BadParameter(str(error), param_hint="--report") from None
+    job = batch.Conversion(src, dst, options, batch.Limits.of(settings))
+    progress = Progress(enabled=not quiet and sys.stderr.isatty())
+
+    def on_outcome(outcome: batch.Outcome) -> None:
+        progress.update(outcome)
+        if sink:
+            sink.write(outcome)
+
+    try:
+        summary = batch.convert(job, workers=workers or CORES, scheduler=scheduler, on_plan=progress.start,
+                                on_outcome=on_outcome)
+    except Problem as problem:  # the cluster cannot be used: nothing was done
+        error = click.ClickException(problem.detail)
+        error.exit_code = 2
+        raise error from None
+    finally:
+        progress.close()
+        if sink:
+            sink.close()
+    if not quiet or summary.interrupted:
+        click.echo(summary.line())
+    sys.exit(130 if summary.interrupted else 1 if summary.failed else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -81,7 +81,7 @@ class Folder:
             real = candidate.resolve(strict=True)
         except (OSError, RuntimeError):
             raise _not_found(id) from None
-        if not real.is_relative_to(self.root) or any(p.startswith(".") for p in real.relative_to(self.root).parts):
+        if not within(real, self.root):
             log.warning("refused %r: it resolves to %s, outside the root or hidden", id, real)
             raise _not_found(id)
         return real
@@ -102,6 +102,11 @@ class Folder:
             raise _not_found(id)
         with os.fdopen(fd, "rb") as file:
             yield Original(path.relative_to(self.root).as_posix(), info.st_size, info.st_mtime_ns, file)
+
+
+def within(real: Path, root: Path) -> bool:
+    """Whether a resolved path lies inside the (resolved) root and is not hidden under it."""
+    return real.is_relative_to(root) and not any(p.startswith(".") for p in real.relative_to(root).parts)
 
 
 def _with_extensions(path: Path) -> Iterator[Path]:

@@ -1,0 +1,150 @@
+"""Bench: `imgserve convert` on a legacy-archive stand-in made of real photos.
+
+    .venv/bin/python bench/batch.py [--photos N] [--repeat 2] [--pools]
+
+The photos are KDE Plasma's wallpapers from Debian (`apt-get download plasma-workspace-wallpapers`,
+unpacked with `dpkg -x` into bench/.cache, which git ignores): for each photographic wallpaper (the
+JPEG ones), the largest size up to 2560x1600. Each is stored as BMP twice, 24-bit and 8-bit palette
+(quantised by Pillow), the two kinds legacy archives are full of. The bench then runs the real
+command, `imgserve convert SRC DST --format png --width 1024 --quiet`, with 1 and 2 workers into a
+fresh DST, and prints images/s and MB/s (BMP bytes read) for each, and the 2-worker/1-worker ratio.
+Times are wall times less the command's start-up (the time it takes on an empty tree); runs are
+interleaved and the best of `--repeat` counts, since the machine may be shared.
+
+`--pools` also runs the same conversion in-process on a thread pool and on a process pool of the same
+size, which is how the thread pool was chosen (imgserve/batch.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import multiprocessing
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+PACKAGE = "plasma-workspace-wallpapers"
+LARGEST = 2560 * 1600
+
+
+def unpacked() -> Path:
+    root = CACHE / "pkg"
+    if not (root / "usr/share/wallpapers").is_dir():
+        CACHE.mkdir(exist_ok=True)
+        if not list(CACHE.glob(f"{PACKAGE}_*.deb")):
+            subprocess.run(["apt-get", "download", PACKAGE], cwd=CACHE, check=True)
+        deb = sorted(CACHE.glob(f"{PACKAGE}_*.deb"))[-1]
+        subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
+    return root / "usr/share/wallpapers"
+
+
+def photos(wallpapers: Path, count: int) -> list[Path]:
+    """The largest JPEG up to LARGEST pixels of each wallpaper that has JPEGs (the PNGs are drawings)."""
+    chosen = []
+    for folder in sorted(p for p in wallpapers.iterdir() if p.is_dir()):
+        sizes = []
+        for image in (folder / "contents/images").glob("*.jpg"):
+            match = re.fullmatch(r"(\d+)x(\d+)", image.stem)
+            if match and int(match[1]) * int(match[2]) <= LARGEST:
+                sizes.append((int(match[1]) * int(match[2]), image))
+        if sizes:
+            chosen.append(max(sizes)[1])
+    return chosen[:count]
+
+
+def bmp_set(sources: list[Path]) -> Path:
+    """bench/.cache/bmp/{24bit,8bit}/<wallpaper>.bmp, made once."""
+    from PIL import Image
+
+    root = CACHE / f"bmp-{len(sources)}"
+    for source in sources:
+        name = source.parts[-4] + ".bmp"
+        full, palette = root / "24bit" / name, root / "8bit" / name
+        if not full.exists() or not palette.exists():
+            full.parent.mkdir(parents=True, exist_ok=True)
+            palette.parent.mkdir(parents=True, exist_ok=True)
+            image = cv2.imread(str(source), cv2.IMREAD_COLOR)
+            assert cv2.imwrite(str(full), image)
+            Image.fromarray(image[:, :, ::-1]).quantize(256).save(palette, "BMP")
+    return root
+
+
+def command(src: Path, dst: Path, workers: int) -> float:
+    """Wall seconds of `imgserve convert` into a fresh DST."""
+    shutil.rmtree(dst, ignore_errors=True)
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "imgserve", "convert", str(src), str(dst), "--format", "png",
+                             "--width", "1024", "--workers", str(workers)],
+                            capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if result.returncode or " 0 failed" not in result.stdout:
+        sys.exit(f"imgserve convert failed ({result.returncode}): {result.stderr or result.stdout}")
+    return seconds
+
+
+def pooled(src: Path, dst: Path, pool: str, workers: int) -> float:
+    from imgserve import batch
+    from imgserve.options import Options
+
+    shutil.rmtree(dst, ignore_errors=True)
+    job = batch.Conversion(src, dst.resolve(), Options(w=1024, format="png"), batch.Limits(10**8, 8192, 2**27))
+    tasks = [t for t in batch.plan(job) if isinstance(t, batch.Task)]
+    started = time.perf_counter()
+    if pool == "threads":
+        executor = cf.ThreadPoolExecutor(workers)
+    else:  # forkserver: fork is unsafe with threads about; workers start with imgserve imported
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["imgserve.batch"])
+        executor = cf.ProcessPoolExecutor(workers, mp_context=context)
+        list(executor.map(abs, range(4 * workers)))  # start them before the clock: fair to processes
+        started = time.perf_counter()
+    with executor:
+        outcomes = list(batch.run(job, tasks, executor, workers * batch.IN_FLIGHT_PER_WORKER))
+    assert all(o.outcome == batch.CONVERTED for o in outcomes), outcomes
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=None, help="how many wallpapers (x2 BMP kinds); all 16")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per configuration; the best counts")
+    parser.add_argument("--pools", action="store_true", help="also compare thread and process pools in-process")
+    args = parser.parse_args()
+
+    src = bmp_set(photos(unpacked(), args.photos))
+    files = sorted(src.rglob("*.bmp"))
+    total = sum(f.stat().st_size for f in files)
+    sizes = {cv2.imread(str(f), cv2.IMREAD_UNCHANGED).shape[1::-1] for f in files[:3]}
+    print(f"{len(files)} BMPs (24-bit and 8-bit palette), {total / 1e6:.0f} MB, e.g. {sorted(sizes)}; "
+          f"-> PNG, width 1024; cores: {multiprocessing.cpu_count()}; best of {args.repeat}")
+    empty = CACHE / "empty"
+    empty.mkdir(exist_ok=True)
+    startup = min(command(empty, CACHE / "out", 1) for _ in range(args.repeat))
+    print(f"start-up (an empty tree): {startup:.2f} s, taken off the times below")
+    runs: dict[str, list[float]] = {}
+    for _ in range(args.repeat):  # interleaved, so a busy moment on a shared machine hits every variant
+        for workers in (1, 2):
+            runs.setdefault(f"imgserve convert --workers {workers}", []).append(
+                command(src, CACHE / "out", workers) - startup)
+        for pool in ("threads", "processes") if args.pools else ():
+            for workers in (1, 2):
+                runs.setdefault(f"in-process, {pool} x{workers}", []).append(
+                    pooled(src, CACHE / "out", pool, workers))
+    for name, seconds in runs.items():
+        best = min(seconds)
+        print(f"{name:36} {best:6.2f} s  {len(files) / best:6.2f} images/s  {total / best / 1e6:7.1f} MB/s")
+    one, two = (min(runs[f"imgserve convert --workers {n}"]) for n in (1, 2))
+    print(f"ratio 2 workers / 1 worker: {one / two:.2f}")
+    shutil.rmtree(CACHE / "out", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
