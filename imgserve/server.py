@@ -9,7 +9,6 @@ on), idle kept-alive connections are closed, a request that still arrives on a b
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -64,7 +63,8 @@ def serve(settings: Settings) -> None:
                                     connection_limit=settings.max_connections, ident="imgserve")
     signal.signal(signal.SIGTERM, lambda signum, frame: _stop(server, drain, settings.shutdown_timeout))
     server.print_listen("Serving on http://{}:{}")
-    server.run()
+    server.run()  # returns once _exit_when_idle has closed every socket
+    server.task_dispatcher.shutdown(timeout=1)
     log.info("stopped")
 
 
@@ -95,4 +95,6 @@ def _exit_when_idle(server, drain: Drain, deadline: float) -> None:
         time.sleep(0.02)
     else:
         log.warning("%d request(s) still running at the shutdown deadline", drain.active)
-    os.kill(os.getpid(), signal.SIGINT)  # waitress's loop stops on KeyboardInterrupt
+    # waitress's loop runs while it has sockets: closing them all, on its own thread, ends it. (Not
+    # SIGINT: a server started in the background by a shell has SIGINT ignored.)
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))

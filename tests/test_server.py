@@ -37,7 +37,9 @@ def request(url: str, method: str = "GET", headers: dict | None = None) -> tuple
 
 
 def start(command: list[str], env: dict, port: int, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    """Started as a shell's background job would be: with SIGINT ignored, so stopping cannot rely on it."""
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
