@@ -143,18 +143,25 @@ SERVERS = {
 
 
 def run_server(name: str, command: list[str], port: int, paths: list[str], seconds: float) -> Result:
-    env = {**os.environ, "NODE_ENV": "production"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               cwd=HERE.parent, start_new_session=True)
+    env = {**os.environ, "NODE_ENV": "production", "NODE_PATH": str(CACHE / "node/node_modules")}
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=HERE.parent,
+                               start_new_session=True)
     try:
         wait_for(port, process)
         wrk(port, paths, 3)  # warm-up: caches of the file system, the JIT of node, thumbor's imports
         rps, p50, p99, errors = wrk(port, paths, seconds)
         return Result(name, rps, p50, p99, tree_rss_mb(process.pid), errors)
+    except BaseException:
+        log.seek(0)
+        print(f"--- {name} ({' '.join(command)}):\n{log.read().decode(errors='replace')[-3000:]}", file=sys.stderr)
+        raise
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
         try:
+            os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=15)
+        except ProcessLookupError:
+            pass
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
