@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Flask, Response, current_app, make_response, request
+from flask import Blueprint, Flask, Response, current_app, g, make_response, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 
-from . import __version__, health, signing
+from . import __version__, health, metrics, signing
 from .admission import Admission
 from .caching import ResultCache, etag
 from .errors import PROBLEM_JSON, Problem
@@ -45,6 +45,7 @@ class Service:
         self.cache: ResultCache[Rendered] = ResultCache(settings.cache_bytes, lambda r: len(r.body))
         self.admission = Admission(settings.max_in_flight, settings.max_queue, settings.queue_wait,
                                    settings.max_memory)
+        self.metrics = metrics.Metrics(self)
         for name, query in settings.presets.items():
             try:
                 parse(MultiDict(parse_qsl(query, keep_blank_values=True)), replace(settings, presets_only=False))
@@ -59,6 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["imgserve"] = Service(settings)
     app.register_blueprint(bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     return app
 
 
@@ -87,9 +89,12 @@ def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:
 
     def make() -> Rendered:
         with svc.admission.slot():
-            return render(read(), options, svc.settings, deadline, svc.admission.reserve)
+            rendered = render(read(), options, svc.settings, deadline, svc.admission.reserve)
+        svc.metrics.rendered(rendered.seconds)
+        return rendered
 
-    rendered, _ = svc.cache.fetch(key, make)
+    rendered, g.cache_hit = svc.cache.fetch(key, make)
+    g.output_format = rendered.format
     return rendered
 
 
@@ -116,6 +121,20 @@ def image_response(rendered: Rendered, headers: Mapping[str, str]) -> Response:
     response.headers.update(headers)
     response.headers["Content-Type"] = rendered.mime_type
     response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.before_app_request
+def start_clock() -> None:
+    g.started = time.perf_counter()
+
+
+@bp.after_app_request
+def account(response: Response) -> Response:
+    """Every response, errors included, is counted once by its route (never its raw path)."""
+    seconds = time.perf_counter() - g.get("started", time.perf_counter())
+    endpoint = request.url_rule.rule if request.url_rule else metrics.UNMATCHED
+    service().metrics.request(endpoint, response.status_code, seconds)
     return response
 
 
