@@ -89,6 +89,15 @@ def _flag(text: str) -> bool:
     return text.strip() == "1"
 
 
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.strip() not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
+        return text.strip()
+
+    return parse
+
+
 def setting(default: Any, parse: Callable[[str], Any], help: str, *, secret: bool = False) -> Any:
     return field(default_factory=lambda: default, metadata={"parse": parse, "help": help, "secret": secret})
 
@@ -128,6 +137,7 @@ class Settings:
     presets: Mapping[str, str] = setting(
         MappingProxyType({}), _presets, "named option sets, `name:w=300&fit=cover;other:...`, used as ?preset=name")
     presets_only: bool = setting(False, _flag, "1: processing URLs may only use presets (preset=, format=auto)")
+    log_format: str = setting("plain", _one_of("plain", "json"), "log lines as `plain` text or one `json` object each")
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
