@@ -54,8 +54,8 @@ def openapi() -> Response:
     return jsonify(document(svc.settings))
 
 
-def document(settings: Any, *, page: bool = True) -> dict[str, Any]:
-    options = _options(settings)
+def document(settings: Any) -> dict[str, Any]:
+    options = query_options(settings)
     schemas = option_schemas(settings)
     image_ops = _operation("An original from the root, processed", options, [200, 304, 400, 403, 404, 413, 415,
                                                                                422, 503], image=True,
@@ -115,10 +115,10 @@ def document(settings: Any, *, page: bool = True) -> dict[str, Any]:
         "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json("OpenAPI 3.1", ANY_JSON)}}},
         "/": {"get": {
             "summary": "A page for people: browse the originals, build and try processing URLs"
-                       + ("" if page else " (off on this server: IMGSERVE_UI)"),
+                       + ("" if settings.page_enabled else " (off on this server: IMGSERVE_UI)"),
             "parameters": [
                 _query("dir", {"type": "string", "description": "folder under the root to list"}),
-                _query("page", {"type": "integer", "minimum": 1, "description": "page of the listing"}),
+                _query("page", {"type": "integer", "minimum": 1, "maximum": 10**6, "description": "listing page"}),
                 _query("image", {"type": "string", "description": "an original to open in the URL builder"}),
             ],
             "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
@@ -154,7 +154,7 @@ def document(settings: Any, *, page: bool = True) -> dict[str, Any]:
     }
 
 
-def _options(settings: Any) -> list[dict[str, Any]]:
+def query_options(settings: Any) -> list[dict[str, Any]]:
     """The query options this server accepts: all of them, or in presets-only mode just `preset` and
     `format=auto`; plus the signature where signing is on."""
     schemas = option_schemas(settings)

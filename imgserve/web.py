@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 
-from . import __version__, health, logs, metrics, openapi, signing
+from . import __version__, health, logs, metrics, openapi, page, signing
 from .admission import Admission
 from .caching import ResultCache, etag
 from .errors import PROBLEM_JSON, Problem
@@ -63,6 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(page.bp)
     return app
 
 
