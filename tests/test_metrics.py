@@ -1,4 +1,5 @@
 import threading
+import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -85,8 +86,10 @@ def test_images_in_flight_waiting_and_shed_are_read_live(root) -> None:
     try:
         assert entered.wait(5)
         waiter.start()
-        while admission.waiting < 1:
-            threading.Event().wait(0.01)
+        deadline = time.monotonic() + 5
+        while admission.waiting < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert admission.waiting == 1
         assert client.get("/image/photo.jpg?w=9").status_code == 503
         m = scrape(client)
         assert value(m, "imgserve_images_in_flight") == 1 and value(m, "imgserve_images_in_flight_limit") == 1
