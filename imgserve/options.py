@@ -185,6 +185,55 @@ SIGNATURE = "s"
 PRESET = "preset"
 
 
+def option_schemas(settings: Any) -> dict[str, dict[str, Any]]:
+    """Each option as the JSON Schema of its query value, with a line of help: what the OpenAPI
+    document and the page's URL builder show. Built from the same constants and patterns the
+    parsers use; a default is shown only where the parser itself accepts the default's spelling."""
+    def integer(low: int, high: int, help: str) -> dict[str, Any]:
+        return {"type": "integer", "minimum": low, "maximum": high, "description": help}
+
+    def decimal(high: float, help: str) -> dict[str, Any]:
+        return {"type": "number", "exclusiveMinimum": 0, "maximum": high,
+                "description": f"{help}; decimal notation like 0.5, no exponent"}
+
+    def choice(values: Iterable[Any], help: str, type: str = "string") -> dict[str, Any]:
+        return {"type": type, "enum": list(values), "description": help}
+
+    schemas = {
+        "w": integer(1, settings.max_dimension, "target width in pixels; alone, the height keeps the aspect ratio"),
+        "h": integer(1, settings.max_dimension, "target height in pixels; alone, the width keeps the aspect ratio"),
+        "fit": choice(FITS, "contain: inside the box; cover: fill the box, cut by gravity; fill: stretch; "
+                            "pad: contain, then pad to the box with bg"),
+        "gravity": choice(GRAVITIES, "which part cover keeps, where pad places the image"),
+        "scale": decimal(1.0, "shrink by this factor, instead of w/h"),
+        "enlarge": choice((0, 1), "1: allow output larger than the source", "integer"),
+        "crop": {"type": "string", "pattern": f"^{_INT.pattern}(?:,{_INT.pattern}){{3}}$",
+                 "description": "x,y,w,h: region of the source in source pixels, taken first (w and h at least 1)"},
+        "rotate": choice((0, 90, 180, 270), "degrees clockwise", "integer"),
+        "flip": choice(("h", "v", "hv"), "mirror horizontally, vertically or both"),
+        "grayscale": choice((0, 1), "1: grey levels only", "integer"),
+        "blur": decimal(settings.max_blur, "Gaussian blur sigma, in output pixels"),
+        "sharpen": decimal(settings.max_sharpen, "unsharp mask amount"),
+        "format": choice(FORMATS + ("auto",), "output format; unset: JPEG, PNG and WebP sources keep theirs, "
+                                              "others become PNG; auto: WebP when Accept names image/webp"),
+        "q": integer(1, 100, "JPEG and WebP quality"),
+        "bg": {"type": "string", "pattern": "^(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$",
+               "description": "hex colour (fff, ffff, ffffff, ffffff80) for padding and for flattening alpha"},
+    }
+    default = Options()
+    for name, schema in schemas.items():
+        value = getattr(default, name)
+        text = color_hex(value) if name == "bg" else _show(value)
+        try:
+            PARSERS[name](text, settings)
+        except ValueError:
+            continue
+        schema["default"] = int(text) if schema["type"] == "integer" else text
+    if settings.presets:
+        schemas[PRESET] = choice(settings.presets, "a named option set of this server; options given beside it win")
+    return schemas
+
+
 def pairs(args: Any) -> list[tuple[str, list[str]]]:
     """(name, values) from a Werkzeug MultiDict or a plain mapping of name -> value."""
     if hasattr(args, "lists"):

@@ -19,6 +19,7 @@ import waitress
 from waitress import wasyncore
 from werkzeug.wsgi import ClosingIterator
 
+from . import logs
 from .errors import PROBLEM_JSON, Problem
 from .nativelog import capture_native_stderr
 from .settings import Settings
@@ -56,7 +57,7 @@ class Drain:
 
 def serve(settings: Settings) -> None:
     capture_native_stderr()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_format)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
     drain = Drain(create_app({f.name: getattr(settings, f.name) for f in fields(Settings)}))
     server = waitress.create_server(drain, host=settings.host, port=settings.port, threads=settings.threads,

@@ -89,6 +89,19 @@ def _flag(text: str) -> bool:
     return text.strip() == "1"
 
 
+def _optional_flag(text: str) -> bool | None:
+    return _flag(text) if text.strip() else None
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.strip() not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
+        return text.strip()
+
+    return parse
+
+
 def setting(default: Any, parse: Callable[[str], Any], help: str, *, secret: bool = False) -> Any:
     return field(default_factory=lambda: default, metadata={"parse": parse, "help": help, "secret": secret})
 
@@ -128,6 +141,14 @@ class Settings:
     presets: Mapping[str, str] = setting(
         MappingProxyType({}), _presets, "named option sets, `name:w=300&fit=cover;other:...`, used as ?preset=name")
     presets_only: bool = setting(False, _flag, "1: processing URLs may only use presets (preset=, format=auto)")
+    log_format: str = setting("plain", _one_of("plain", "json"), "log lines as `plain` text or one `json` object each")
+    ui: bool | None = setting(None, _optional_flag, "the page at /: 1 on, 0 off; unset: on unless signing is on "
+                                                    "(with signing, 1 also signs the page's URLs: internal use only)")
+
+    @property
+    def page_enabled(self) -> bool:
+        """The page at / is on when asked for, and by default only where it cannot undermine signing."""
+        return self.ui if self.ui is not None else not self.signing_keys
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -46,7 +46,8 @@ def verify(path: str, params: list[tuple[str, str]], keys: tuple[str, ...]) -> N
     if len(given) != 1:
         raise Problem(403, f"this server only serves signed URLs: add s=<signature of {message!r}> "
                            "(`imgserve sign` makes one)", signed=message)
-    if not any(hmac.compare_digest(signature(key, message), given[0]) for key in keys):
+    # bytes, not str: compare_digest raises on non-ASCII text, and a client may send any
+    if not any(hmac.compare_digest(signature(key, message).encode(), given[0].encode()) for key in keys):
         raise Problem(403, f"signature {given[0]!r} does not match the string the server checked, {message!r}: "
                            "sign exactly that (path, then the other parameters sorted by name, percent-encoded) "
                            "with a current key", signed=message)

@@ -86,6 +86,40 @@ class Folder:
             raise _not_found(id)
         return real
 
+    def listing(self, dir: str = "") -> tuple[list[str], list[str]]:
+        """(sub-folders, originals) directly in `dir` ("" is the root), as ids, sorted by name.
+
+        Only what `open` would serve is listed: no hidden or unsafe names, no symlink that leads out
+        of the root, only known image extensions. It costs one `os.scandir` of the folder: no file is
+        opened or probed, and only symlinks are resolved, so archives of many thousands list quickly.
+        """
+        try:
+            base = self.root.joinpath(*safe_parts(dir)).resolve(strict=True) if dir else self.root
+        except (OSError, RuntimeError):
+            raise _not_found(dir) from None
+        if not within(base, self.root) or not base.is_dir():
+            raise Problem(404, f"no folder {dir!r} under the image root")
+        prefix = "/".join(safe_parts(dir)) + "/" if dir else ""
+        folders, files = [], []
+        with os.scandir(base) as entries:
+            for entry in entries:
+                try:
+                    safe_parts(entry.name)
+                    if entry.is_symlink():
+                        target = Path(entry.path).resolve(strict=True)
+                        if not within(target, self.root):
+                            continue
+                        is_dir, is_file = target.is_dir(), target.is_file()
+                    else:
+                        is_dir, is_file = entry.is_dir(follow_symlinks=False), entry.is_file(follow_symlinks=False)
+                except (Problem, OSError, RuntimeError):
+                    continue
+                if is_dir:
+                    folders.append(prefix + entry.name)
+                elif is_file and os.path.splitext(entry.name)[1].lower() in EXTENSIONS:
+                    files.append(prefix + entry.name)
+        return sorted(folders, key=str.casefold), sorted(files, key=str.casefold)
+
     @contextmanager
     def open(self, id: str) -> Iterator[Original]:
         path = self.locate(id)

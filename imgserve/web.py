@@ -13,14 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
-from flask import Blueprint, Flask, Response, current_app, make_response, request
+from flask import Blueprint, Flask, Response, current_app, g, make_response, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 
-from . import __version__, signing
+from . import __version__, health, logs, metrics, openapi, page, signing
 from .admission import Admission
 from .caching import ResultCache, etag
 from .errors import PROBLEM_JSON, Problem
@@ -45,6 +45,7 @@ class Service:
         self.cache: ResultCache[Rendered] = ResultCache(settings.cache_bytes, lambda r: len(r.body))
         self.admission = Admission(settings.max_in_flight, settings.max_queue, settings.queue_wait,
                                    settings.max_memory)
+        self.metrics = metrics.Metrics(self)
         for name, query in settings.presets.items():
             try:
                 parse(MultiDict(parse_qsl(query, keep_blank_values=True)), replace(settings, presets_only=False))
@@ -55,9 +56,14 @@ class Service:
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The WSGI app. Settings come from `IMGSERVE_*`; `test_config` overrides them by name."""
     settings = Settings.load(**(test_config or {}))
+    logs.ensure_handler(settings.log_format)
     app = Flask(__name__)
     app.extensions["imgserve"] = Service(settings)
     app.register_blueprint(bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(page.bp)
     return app
 
 
@@ -86,9 +92,12 @@ def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:
 
     def make() -> Rendered:
         with svc.admission.slot():
-            return render(read(), options, svc.settings, deadline, svc.admission.reserve)
+            rendered = render(read(), options, svc.settings, deadline, svc.admission.reserve)
+        svc.metrics.rendered(rendered.seconds)
+        return rendered
 
-    rendered, _ = svc.cache.fetch(key, make)
+    rendered, g.cache_hit = svc.cache.fetch(key, make)
+    g.output_format = rendered.format
     return rendered
 
 
@@ -118,12 +127,28 @@ def image_response(rendered: Rendered, headers: Mapping[str, str]) -> Response:
     return response
 
 
+@bp.before_app_request
+def start_clock() -> None:
+    g.started = time.perf_counter()
+
+
+@bp.after_app_request
+def account(response: Response) -> Response:
+    """Every response, errors included, gets one access line and is counted once by its route."""
+    seconds = time.perf_counter() - g.get("started", time.perf_counter())
+    endpoint = request.url_rule.rule if request.url_rule else metrics.UNMATCHED
+    service().metrics.request(endpoint, response.status_code, seconds)
+    sent = 0 if request.method == "HEAD" or response.status_code in (204, 304) else response.content_length or 0
+    query = request.query_string.decode("latin-1")
+    path = quote(request.path, safe="/:@!$&'()*+,;=~") + (f"?{query}" if query else "")
+    logs.access(request.method, path, response.status_code, sent, seconds,
+                cache_hit=g.get("cache_hit"), format=g.get("output_format"), detail=g.get("problem"))
+    return response
+
+
 @bp.app_errorhandler(Problem)
 def problem_response(problem: Problem) -> Response:
-    if problem.status >= 500:
-        log.error("%s %s -> %d: %s", request.method, request.path, problem.status, problem.detail)
-    else:
-        log.info("%s %s -> %d: %s", request.method, request.path, problem.status, problem.detail)
+    g.problem = problem.detail  # logged once, on the request's access line
     response = Response(problem.body(), status=problem.status, content_type=PROBLEM_JSON)
     response.headers.update(problem.headers)
     return response

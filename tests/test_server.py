@@ -184,3 +184,41 @@ def test_requests_arriving_while_stopping_get_503() -> None:
     body = b"".join(drain({}, lambda status, headers: statuses.append((status, dict(headers)))))
     assert statuses[0][0].startswith("503") and statuses[0][1]["Retry-After"] == "1"
     assert json.loads(body)["status"] == 503 and calls == [1]
+
+
+@pytest.mark.parametrize("log_format", ["plain", "json"])
+def test_serve_writes_exactly_one_line_per_request(root: Path, tmp_path: Path, log_format: str) -> None:
+    port = free_port()
+    log = tmp_path / "server.log"
+    process = start([sys.executable, "-m", "imgserve", "serve", "--root", str(root), "--port", str(port),
+                     "--threads", "4"], {"IMGSERVE_LOG_FORMAT": log_format}, port, log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        urls = ["/image/photo.jpg?w=30", "/image/photo.jpg?w=30", "/image/photo.jpg?w=abc", "/image/missing",
+                "/nope", "/healthz", "/readyz", "/metrics"]
+        statuses = [request(base + url)[0] for url in urls]
+        statuses.append(request(f"{base}/image/quad.png?w=9", method="HEAD")[0])
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(8) as pool:
+            statuses += pool.map(lambda i: request(f"{base}/image/quad.png?w={10 + i}")[0], range(24))
+    finally:
+        stop(process)
+    assert statuses[:9] == [200, 200, 400, 404, 404, 200, 200, 200, 200] and statuses[9:] == [200] * 24
+    lines = log.read_text().splitlines()
+    started = next(i for i, line in enumerate(lines) if "Serving on" in line)
+    stopping = next(i for i, line in enumerate(lines) if "SIGTERM" in line)
+    access = lines[started + 1:stopping]   # while serving, the log holds one access line per request, no more
+    assert len(access) == len(statuses), lines
+    if log_format == "json":
+        records = [json.loads(line) for line in lines]
+        access = [r for r in records if r["logger"] == "imgserve.access"]
+        assert len(access) == len(statuses)
+        assert [(r["path"], r["status"], r["cache"]) for r in access[:3]] == [
+            ("/image/photo.jpg?w=30", 200, "miss"), ("/image/photo.jpg?w=30", 200, "hit"),
+            ("/image/photo.jpg?w=abc", 400, None)]
+        assert access[2]["detail"].startswith("w: ")
+        assert sorted(r["status"] for r in access) == sorted(statuses)
+    else:
+        assert all(" INFO imgserve.access: " in line for line in access)
+        assert access[0].endswith("cache=miss format=jpeg") and access[1].endswith("cache=hit format=jpeg")
+        assert ": w: expected a whole number" in access[2]

@@ -28,6 +28,7 @@ def test_environment_is_read_and_overrides_win(tmp_path: Path) -> None:
     ("IMGSERVE_QUEUE_WAIT", "soon", "IMGSERVE_QUEUE_WAIT: expected a number"),
     ("IMGSERVE_MAX_DIMENSION", "-5", "IMGSERVE_MAX_DIMENSION: expected a whole number"),
     ("IMGSERVE_HOST", "  ", "IMGSERVE_HOST: must not be empty"),
+    ("IMGSERVE_LOG_FORMAT", "xml", "IMGSERVE_LOG_FORMAT: expected one of plain, json"),
 ])
 def test_invalid_values_name_the_setting(tmp_path: Path, name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):

@@ -60,6 +60,11 @@ def test_signature_is_checked_before_anything_else(signed_client) -> None:
     assert signed_client.get("/image/missing.jpg?w=abc").status_code == 403
 
 
+def test_a_non_ascii_signature_is_a_403_not_a_500(signed_client) -> None:
+    response = signed_client.get("/image/photo.jpg?w=10&s=%F3%94%AC%B2")
+    assert response.status_code == 403 and response.json["signed"] == "/image/photo.jpg?w=10"
+
+
 def test_cli_sign_makes_urls_the_server_accepts(signed_client) -> None:
     result = CliRunner().invoke(main, ["sign", "/image/sub/deep?w=20&format=webp"], env={
         "IMGSERVE_SIGNING_KEYS": f"{KEY},{OLD}"})

@@ -93,3 +93,38 @@ def test_malformed_manifest_is_refused(tmp_path: Path) -> None:
     bad.write_text("1001,a.jpg,extra\n")
     with pytest.raises(ValueError, match="bad.csv:1"):
         load_manifest(bad)
+
+
+def test_listing_shows_only_what_open_would_serve(folder: Folder, tmp_path: Path) -> None:
+    (folder.root / "notes.txt").write_text("not an image")
+    (folder.root / "back\\slash.jpg").write_bytes(b"B")
+    os.symlink(folder.root / "photos", folder.root / "photo-link")
+    folders, files = folder.listing()
+    assert folders == ["dir.jpg", "photo-link", "photos"]
+    assert files == ["a.jpg", "alias.jpg", "both.jpg", "both.png", "UPPER.JPG"]
+    for id in files:
+        assert read(folder, id)
+    assert folder.listing("photos") == (["photos/2024"], [])
+    assert folder.listing("photos/2024") == ([], ["photos/2024/dune.png"])
+    assert folder.listing("photo-link/2024") == ([], ["photo-link/2024/dune.png"])
+
+
+@pytest.mark.parametrize("dir", ["outside", ".git", "..", "photos/../..", "a.jpg", "missing", "/etc", "photos\\x"])
+def test_listing_refuses_folders_outside_hidden_or_missing(folder: Folder, dir: str) -> None:
+    with pytest.raises(Problem) as caught:
+        folder.listing(dir)
+    assert caught.value.status == 404
+
+
+def test_listing_thousands_of_files_is_quick(tmp_path: Path) -> None:
+    import time
+
+    root = tmp_path / "archive"
+    root.mkdir()
+    for i in range(2000):
+        os.close(os.open(root / f"scan-{i:05d}.bmp", os.O_CREAT | os.O_WRONLY, 0o644))
+    started = time.perf_counter()
+    folders, files = Folder(root).listing()
+    elapsed = time.perf_counter() - started
+    assert len(files) == 2000 and files[0] == "scan-00000.bmp" and not folders
+    assert elapsed < 0.5, elapsed

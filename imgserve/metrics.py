@@ -1,0 +1,90 @@
+"""Prometheus metrics, one registry per app (tests and embedders make many apps in one process).
+
+Events are counted as they happen: a request finishing (by route, never by raw path, so a crawler
+cannot create a label per URL) and a render's stage times. Levels that already live in the service's
+objects (cache size, hits, images in flight, requests shed) are read at scrape time by a collector,
+so the hot path pays nothing for them and they can never drift from the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.process_collector import ProcessCollector
+
+bp = Blueprint("metrics", __name__)
+
+# Renders of thumbnails take milliseconds, big scans seconds: buckets cover 1 ms .. 10 s.
+STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UNMATCHED = "unmatched"  # the endpoint label of requests that matched no route (404, 405)
+
+
+class Metrics:
+    def __init__(self, service: Any) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("imgserve_requests", "HTTP requests answered, by route and status",
+                                ["endpoint", "status"], registry=self.registry)
+        self.latency = Histogram("imgserve_request_duration_seconds", "Time to answer a request, by route and status",
+                                 ["endpoint", "status"], registry=self.registry)
+        self.stages = Histogram("imgserve_render_stage_seconds", "Time of each render stage (decode, process, encode)",
+                                ["stage"], buckets=STAGE_BUCKETS, registry=self.registry)
+        self.registry.register(ServiceCollector(service))
+        ProcessCollector(registry=self.registry)
+
+    def request(self, endpoint: str, status: int, seconds: float) -> None:
+        self.requests.labels(endpoint, str(status)).inc()
+        self.latency.labels(endpoint, str(status)).observe(seconds)
+
+    def rendered(self, seconds: Mapping[str, float]) -> None:
+        """A render that really ran (not a cache hit, not a waiter on someone else's render)."""
+        for stage, value in seconds.items():
+            self.stages.labels(stage).observe(value)
+
+    def exposition(self, accept: str) -> tuple[bytes, str]:
+        """The classic text format (0.0.4), or OpenMetrics when the scraper asks for it."""
+        encode, content_type = choose_encoder(accept)
+        return encode(self.registry), content_type
+
+
+class ServiceCollector:
+    """The result cache and admission, read live at scrape time."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[Metric]:
+        cache, admission = self.service.cache, self.service.admission
+        yield CounterMetricFamily("imgserve_result_cache_hits", "Results served from the in-memory cache",
+                                  value=cache.hits)
+        yield CounterMetricFamily("imgserve_result_cache_misses", "Results not in the cache (rendered, or waited for)",
+                                  value=cache.misses)
+        yield GaugeMetricFamily("imgserve_result_cache_bytes", "Bytes the cached results weigh",
+                                value=cache.bytes)
+        yield GaugeMetricFamily("imgserve_result_cache_limit_bytes", "The cache budget (IMGSERVE_CACHE_BYTES)",
+                                value=cache.max_bytes)
+        yield GaugeMetricFamily("imgserve_result_cache_entries", "Results in the cache", value=len(cache))
+        yield GaugeMetricFamily("imgserve_images_in_flight", "Images being decoded and processed now",
+                                value=admission.in_flight)
+        yield GaugeMetricFamily("imgserve_images_in_flight_limit", "Processing slots (IMGSERVE_MAX_IN_FLIGHT)",
+                                value=admission.limit)
+        yield GaugeMetricFamily("imgserve_images_waiting", "Requests waiting for a processing slot",
+                                value=admission.waiting)
+        yield GaugeMetricFamily("imgserve_images_waiting_limit", "Queue places (IMGSERVE_MAX_QUEUE)",
+                                value=admission.queue)
+        yield GaugeMetricFamily("imgserve_image_memory_reserved_bytes", "Pixel memory reserved by renders now",
+                                value=admission.reserved)
+        yield GaugeMetricFamily("imgserve_image_memory_limit_bytes", "The render memory budget (IMGSERVE_MAX_MEMORY)",
+                                value=admission.memory)
+        yield CounterMetricFamily("imgserve_requests_shed", "Renders refused with 503: slots and queue were full",
+                                  value=admission.shed)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    body, content_type = current_app.extensions["imgserve"].metrics.exposition(request.headers.get("Accept", ""))
+    return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,213 @@
+"""`GET /openapi.json`: the HTTP API as an OpenAPI 3.1 document, built for this app's settings.
+
+The options come from `options.option_schemas` (the same constants the parsers use), bounds such as
+MAX_DIMENSION and the preset names from the settings, so the document describes this server rather
+than a default one. `tests/test_openapi.py` keeps it true: schemathesis sends generated requests,
+valid and invalid, to every operation the app has registered and checks each answer against it.
+Endpoints of the contract that another branch builds (`/process`, `/fetch`, `/placeholder`, `/info`)
+are described from shared/api-contract.md; the same test fails if a registered route is missing here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from . import __version__
+from .codecs import MIME_TYPES
+from .errors import PROBLEM_JSON
+from .options import option_schemas
+
+bp = Blueprint("openapi", __name__)
+
+ERRORS = {
+    400: "a bad option or parameter; the body's `option` names it",
+    403: "missing or wrong signature (the body's `signed` is the string the server checked), "
+         "or a source the server may not read",
+    404: "no such original, or an id that could leave the root",
+    413: "the original or the body is larger than MAX_SOURCE_BYTES",
+    415: "not an image: only JPEG, PNG, WebP, BMP, TIFF and GIF are decoded (decided from magic bytes), or corrupt",
+    422: "a decodable image over MAX_PIXELS, refused from its header before decoding",
+    502: "the remote source failed or sent something unusable",
+    503: "overloaded: every processing slot busy and the queue full; try again after Retry-After",
+    504: "the remote source did not answer in time",
+}
+PROBLEM = {
+    "type": "object",
+    "required": ["type", "status", "title", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "title": {"type": "string"},
+        "detail": {"type": "string", "description": "what was wrong and what would be right"},
+        "option": {"type": "string", "description": "400: the option that was refused"},
+        "signed": {"type": "string", "description": "403: the canonical string the signature must cover"},
+    },
+}
+ANY_JSON = {"type": "object"}
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    svc = current_app.extensions["imgserve"]
+    return jsonify(document(svc.settings))
+
+
+def document(settings: Any) -> dict[str, Any]:
+    options = query_options(settings)
+    schemas = option_schemas(settings)
+    image_ops = _operation("An original from the root, processed", options, [200, 304, 400, 403, 404, 413, 415,
+                                                                               422, 503], image=True,
+                           path_params=[_path_param("id", "a path under the root, with or without its extension "
+                                                          "(`photos/dune.jpg`, `photos/dune`), or a manifest key")])
+    paths: dict[str, Any] = {
+        "/image/{id}": {"get": image_ops, "head": {**image_ops, "summary": image_ops["summary"] + " (headers only)"}},
+        "/process": {"post": {
+            **_operation("The image in the request body, processed", options, [200, 400, 403, 413, 415, 422, 503],
+                         image=True),
+            "requestBody": {"required": True, "content": {
+                "image/*": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
+                    "image": {"type": "string", "format": "binary"}}}},
+            }},
+        }},
+        "/fetch": {"get": _operation(
+            "A remote original (read into memory, never to disk), processed; off unless IMGSERVE_REMOTE_ALLOW "
+            "lists hosts", [_query("url", {"type": "string", "format": "uri", "description": "an http(s) URL"},
+                                   required=True)] + options,
+            [200, 400, 403, 413, 415, 422, 502, 503, 504], image=True)},
+        "/placeholder/{size}": {"get": _operation(
+            "A generated image of exactly W x H with centred text", [
+                _query("text", {"type": "string", "description": "the text; default `WxH`"}),
+                _query("bg", {**schemas["bg"], "description": "background colour"}),
+                _query("fg", {**schemas["bg"], "description": "text colour"}),
+                _query("format", schemas["format"]),
+            ], [200, 400], image=True,
+            path_params=[_path_param("size", "`WxH`, each 1..MAX_DIMENSION", pattern="^[0-9]{1,9}x[0-9]{1,9}$")])},
+        "/info/{id}": {"get": {
+            "summary": "Facts about an original, read from its header where possible",
+            "parameters": [_path_param("id", "as for /image/{id}")],
+            "responses": {"200": _json("the facts", {"type": "object", "required": ["width", "height", "format"],
+                                                     "properties": {
+                                                         "width": {"type": "integer"},
+                                                         "height": {"type": "integer"},
+                                                         "channels": {"type": "integer"},
+                                                         "format": {"type": "string"},
+                                                         "bytes": {"type": "integer"},
+                                                     }}),
+                          **_problems([403, 404, 413, 415])},
+        }},
+        "/healthz": {"get": {"summary": "Alive: the process answers requests", "responses": {
+            "200": _json("alive", {"type": "object", "required": ["status"],
+                                   "properties": {"status": {"const": "ok"}}})}}},
+        "/readyz": {"get": {
+            "summary": "Ready for traffic: the root is readable and a render would get a processing slot",
+            "responses": {"200": _json("ready", {"type": "object", "required": ["status", "in_flight", "waiting"],
+                                                 "properties": {"status": {"const": "ready"},
+                                                                **{k: {"type": "integer"} for k in
+                                                                   ("in_flight", "limit", "waiting", "queue")}}}),
+                          **_problems([503])}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics (text format; OpenMetrics when asked for in Accept)",
+                             "responses": {"200": {"description": "metrics", "content": {
+                                 "text/plain": {"schema": {"type": "string"}},
+                                 "application/openmetrics-text": {"schema": {"type": "string"}}}}}}},
+        "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json("OpenAPI 3.1", ANY_JSON)}}},
+        "/": {"get": {
+            "summary": "A page for people: browse the originals, build and try processing URLs"
+                       + ("" if settings.page_enabled else " (off on this server: IMGSERVE_UI)"),
+            "parameters": [
+                _query("dir", {"type": "string", "description": "folder under the root to list"}),
+                _query("page", {"type": "integer", "minimum": 1, "maximum": 10**6, "description": "listing page"}),
+                _query("image", {"type": "string", "description": "an original to open in the URL builder"}),
+            ],
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+                          **_problems([400, 404])}}},
+        "/ui/sign": {"get": {
+            "summary": "The page's signing helper: signs an /image/ URL (only where the page is on and signing is "
+                       "on; an operator tool for internal networks)",
+            "parameters": [_query("url", {"type": "string", "description": "`/image/<id>?<options>`"},
+                                  required=True)],
+            "responses": {"200": _json("the signed URL", {"type": "object", "required": ["url"],
+                                                          "properties": {"url": {"type": "string"}}}),
+                          **_problems([400, 404])}}},
+        "/static/{filename}": {"get": {
+            "summary": "The page's stylesheet and script",
+            "parameters": [_path_param("filename", "a file of the page")],
+            "responses": {"200": {"description": "the file", "content": {
+                "text/css": {"schema": {"type": "string"}}, "text/javascript": {"schema": {"type": "string"}}}},
+                **_problems([404])}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "imgserve",
+            "version": __version__,
+            "description": "On-the-fly image service: originals in a folder, processed in memory. Errors are "
+                           "RFC 9457 problem+json; a method a path does not support gets 405 with `Allow`; "
+                           "every GET also answers HEAD."
+                           + (" Every processing URL must carry `s`, its signature (`imgserve sign`)."
+                              if settings.signing_keys else ""),
+        },
+        "paths": paths,
+        "components": {"schemas": {"Problem": PROBLEM}},
+    }
+
+
+def query_options(settings: Any) -> list[dict[str, Any]]:
+    """The query options this server accepts: all of them, or in presets-only mode just `preset` and
+    `format=auto`; plus the signature where signing is on."""
+    schemas = option_schemas(settings)
+    if settings.presets_only:
+        schemas = {"format": {**schemas["format"], "enum": ["auto"]},
+                   **({"preset": schemas["preset"]} if "preset" in schemas else {})}
+    params = [_query(name, schema) for name, schema in schemas.items()]
+    if settings.signing_keys:
+        params.append(_query("s", {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$",
+                                   "description": "base64url HMAC-SHA256 of the canonical path and query"},
+                             required=True))
+    return params
+
+
+def _operation(summary: str, params: list[dict[str, Any]], statuses: list[int], *, image: bool = False,
+               path_params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status in statuses:
+        if status == 200:
+            responses["200"] = {
+                "description": "the image, encoded in memory",
+                "headers": {name: {"schema": {"type": "string"}, "required": True}
+                            for name in ("ETag", "Cache-Control", "Content-Length")},
+                "content": {mime: {"schema": {"type": "string", "format": "binary"}} for mime in MIME_TYPES.values()},
+            }
+        elif status == 304:
+            responses["304"] = {"description": "not modified: the client's copy (If-None-Match, If-Modified-Since) "
+                                               "is current"}
+    responses.update(_problems([s for s in statuses if s >= 400]))
+    return {"summary": summary, "parameters": (path_params or []) + params, "responses": responses}
+
+
+def _problems(statuses: list[int]) -> dict[str, Any]:
+    responses = {}
+    for status in statuses:
+        response = {"description": ERRORS[status] if status in ERRORS else "error",
+                    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        if status == 503:
+            response["headers"] = {"Retry-After": {"schema": {"type": "string"}, "required": True}}
+        responses[str(status)] = response
+    return responses
+
+
+def _query(name: str, schema: dict[str, Any], *, required: bool = False) -> dict[str, Any]:
+    schema = dict(schema)
+    description = schema.pop("description", "")
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+def _path_param(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
+    schema = {"type": "string", "minLength": 1, **({"pattern": pattern} if pattern else {})}
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
