@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import fields
 
 import waitress
@@ -90,12 +91,19 @@ def _close_listener_and_idle(server) -> None:
 
 def _exit_when_idle(server, drain: Drain, deadline: float) -> None:
     while time.monotonic() < deadline:
-        channels = [c for c in list(server._map.values()) if hasattr(c, "total_outbufs_len")]
+        try:  # the loop thread adds and removes channels meanwhile: a copy may fail, then try again
+            channels = [c for c in list(server._map.values()) if hasattr(c, "total_outbufs_len")]
+        except RuntimeError:
+            continue
         if not drain.active and not any(c.requests or c.total_outbufs_len for c in channels):
             break
         time.sleep(0.02)
     else:
         log.warning("%d request(s) still running at the shutdown deadline", drain.active)
     # waitress's loop runs while it has sockets: closing them all, on its own thread, ends it. (Not
-    # SIGINT: a server started in the background by a shell has SIGINT ignored.)
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    # SIGINT: a server started in the background by a shell has SIGINT ignored.) pull_trigger queues
+    # the thunk, then writes to the trigger's pipe; the loop may already have run it and closed the
+    # pipe in between, which is fine.
+    with suppress(OSError):
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+
