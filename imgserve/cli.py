@@ -13,6 +13,8 @@ import click
 
 from .settings import PREFIX, Settings, SettingsError
 
+BODY_SLACK = 2  # waitress reads bodies up to this many times MAX_BODY_BYTES, so the app can answer 413 itself
+
 
 def setting_flags(command: Callable) -> Callable:
     """One `--name` flag per row of the settings table; unset flags leave the environment's value."""
@@ -47,7 +49,12 @@ def serve(**flags: Any) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
     app = create_app({f.name: getattr(settings, f.name) for f in fields(Settings)})
-    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="imgserve")
+    # waitress reads a whole request before the app sees it, and spills bodies over 512 KB to a temporary
+    # file. Keep them in memory, and let waitress itself refuse (from the header, with a plain-text 413)
+    # only bodies so large that reading them to answer with problem+json would be a waste.
+    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="imgserve",
+                   max_request_body_size=BODY_SLACK * settings.max_body_bytes,
+                   inbuf_overflow=BODY_SLACK * settings.max_body_bytes + 1)
 
 
 @main.command()

@@ -118,6 +118,7 @@ class Settings:
     presets: Mapping[str, str] = setting(
         MappingProxyType({}), _presets, "named option sets, `name:w=300&fit=cover;other:...`, used as ?preset=name")
     presets_only: bool = setting(False, _flag, "1: processing URLs may only use presets (preset=, format=auto)")
+    max_body_bytes: int = setting(32 * MiB, _int(1), "largest request body (POST /process) that will be read, in bytes")
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

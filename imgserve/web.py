@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 
-from . import __version__, signing
+from . import __version__, signing, uploads
 from .admission import Admission
 from .caching import ResultCache, etag
 from .errors import PROBLEM_JSON, Problem
@@ -54,6 +54,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The WSGI app. Settings come from `IMGSERVE_*`; `test_config` overrides them by name."""
     settings = Settings.load(**(test_config or {}))
     app = Flask(__name__)
+    app.request_class = uploads.InMemoryRequest
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["imgserve"] = Service(settings)
     app.register_blueprint(bp)
     return app
@@ -75,6 +77,18 @@ def image(id: str) -> Response:
             return Response(status=304, headers=headers)
         rendered = produce(tag, lambda: original.read(settings.max_source_bytes), options)
     return image_response(rendered, headers)
+
+
+@bp.post("/process")
+def process() -> Response:
+    """The image in the body, processed. Not cached by HTTP caches (a POST), but the ETag is a digest
+    of the body and the options, so repeated uploads are served from the result cache."""
+    svc = service()
+    options = request_options()
+    upload = uploads.read(request, svc.settings.max_body_bytes)
+    tag = etag(upload.identity, options.canonical(), __version__)
+    rendered = produce(tag, lambda: upload.data, options)
+    return image_response(rendered, {"ETag": tag, **({"Vary": "Accept"} if options.negotiated else {})})
 
 
 def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:

@@ -32,3 +32,14 @@ def test_every_setting_is_a_serve_flag() -> None:
     for flag in ("--root", "--manifest", "--host", "--port", "--threads", "--cache-bytes", "--max-dimension",
                  "--max-pixels", "--max-source-bytes"):
         assert flag in help
+
+
+def test_serve_keeps_request_bodies_in_memory_and_bounded(tmp_path: Path, monkeypatch) -> None:
+    """waitress spools bodies over `inbuf_overflow` (512 KB by default) to a temporary file."""
+    import waitress
+
+    seen = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kwargs: seen.update(kwargs))
+    result = CliRunner().invoke(main, ["serve", "--root", str(tmp_path), "--max-body-bytes", "1000000"])
+    assert result.exit_code == 0, result.output
+    assert seen["max_request_body_size"] == 2000000 and seen["inbuf_overflow"] > 2000000
