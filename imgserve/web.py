@@ -19,11 +19,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 
-from . import __version__, signing, uploads
+from . import __version__, info, signing, uploads
 from .admission import Admission
 from .caching import ResultCache, etag
-from .errors import PROBLEM_JSON, Problem
-from .options import Options, parse
+from .errors import PROBLEM_JSON, Problem, bad_option
+from .options import SIGNATURE, Options, parse
 from .pipeline import Rendered, render
 from .settings import Settings, SettingsError
 from .sources import Folder
@@ -89,6 +89,27 @@ def process() -> Response:
     tag = etag(upload.identity, options.canonical(), __version__)
     rendered = produce(tag, lambda: upload.data, options)
     return image_response(rendered, {"ETag": tag, **({"Vary": "Accept"} if options.negotiated else {})})
+
+
+@bp.get("/info/<path:id>")
+def facts(id: str) -> Response:
+    """JSON facts about an original, from its header. Signed like /image when signing is on: otherwise
+    it would tell anyone which ids exist, which signing otherwise keeps to those given a URL."""
+    svc = service()
+    signing.verify(request.path, list(request.args.items(multi=True)), svc.settings.signing_keys)
+    for name in request.args:
+        if name != SIGNATURE:
+            raise bad_option(name, "/info takes no options")
+    with svc.folder.open(id) as original:
+        tag = etag(original.identity, "info", __version__)
+        headers = caching_headers(tag, original.modified, svc.settings.cache_max_age, vary=False)
+        if not is_resource_modified(request.environ, etag=tag, last_modified=headers["Last-Modified"]):
+            return Response(status=304, headers=headers)
+        header = info.read_header(original.file, svc.settings.max_source_bytes)
+        body = {"id": id, **info.facts(header, original.size, original.modified)}
+    response = make_response(body)
+    response.headers.update(headers)
+    return response
 
 
 def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:
