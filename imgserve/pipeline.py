@@ -30,13 +30,18 @@ class Rendered:
         return codecs.MIME_TYPES[self.format]
 
 
-def render(data: bytes, options: Options, settings) -> Rendered:
+def render(data: bytes | np.ndarray, options: Options, settings) -> Rendered:
+    """`data` is an encoded original, or a BGR(A) image already drawn in memory (a placeholder),
+    which has no header to probe and nothing to decode, and counts as a PNG source."""
     started = time.perf_counter()
-    header = probe(data)
-    codecs.check_pixels(header, settings.max_pixels)
+    if isinstance(data, np.ndarray):
+        header = Header("png", data.shape[1], data.shape[0], ops.channels(data), data.dtype.itemsize * 8)
+    else:
+        header = probe(data)
+        codecs.check_pixels(header, settings.max_pixels)
     plan = geometry.plan(*header.display_size, options, settings.max_dimension,
                          shrinkable=header.format == "jpeg")
-    image = codecs.decode(data, header, shrink=plan.shrink)
+    image = data if isinstance(data, np.ndarray) else codecs.decode(data, header, shrink=plan.shrink)
     decoded = time.perf_counter()
     image = run(image, plan, options, header)
     format = options.format or codecs.default_format(header.format)

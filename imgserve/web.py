@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Response, current_app, make_response, request
@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 
-from . import __version__, info, signing, uploads
+from . import __version__, info, placeholder, signing, uploads
 from .admission import Admission
 from .caching import ResultCache, etag
 from .errors import PROBLEM_JSON, Problem, bad_option
@@ -27,6 +27,9 @@ from .options import SIGNATURE, Options, parse
 from .pipeline import Rendered, render
 from .settings import Settings, SettingsError
 from .sources import Folder
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger("imgserve")
 bp = Blueprint("imgserve", __name__)
@@ -112,8 +115,20 @@ def facts(id: str) -> Response:
     return response
 
 
-def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:
-    """The one way every endpoint gets an image: from the result cache, or read and rendered."""
+@bp.get("/placeholder/<size>")
+def placeholder_image(size: str) -> Response:
+    svc = service()
+    options = request_options(own=placeholder.PARAMS)
+    drawing = placeholder.parse(size, request.args, svc.settings.max_dimension)
+    tag = etag(drawing.identity, options.canonical(), __version__)
+    headers = caching_headers(tag, None, svc.settings.cache_max_age, vary=options.negotiated)
+    if not is_resource_modified(request.environ, etag=tag):
+        return Response(status=304, headers=headers)
+    return image_response(produce(tag, drawing.draw, options), headers)
+
+
+def produce(key: str, read: Callable[[], bytes | np.ndarray], options: Options) -> Rendered:
+    """The one way every endpoint gets an image: from the result cache, or read (or drawn) and rendered."""
     svc = service()
 
     def make() -> Rendered:
@@ -124,19 +139,21 @@ def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:
     return rendered
 
 
-def request_options() -> Options:
-    """The request's signature checked (when signing is on), then its options parsed."""
+def request_options(own: tuple[str, ...] = ()) -> Options:
+    """The request's signature checked (when signing is on), then its options parsed. `own` names the
+    parameters an endpoint reads itself (`url`, `text`): signed like the rest, not parsed as options."""
     settings = service().settings
-    signing.verify(request.path, list(request.args.items(multi=True)), settings.signing_keys)
-    return parse(request.args, settings, accept=request.headers.get("Accept", ""))
+    params = list(request.args.items(multi=True))
+    signing.verify(request.path, params, settings.signing_keys)
+    args = MultiDict([(name, value) for name, value in params if name not in own]) if own else request.args
+    return parse(args, settings, accept=request.headers.get("Accept", ""))
 
 
-def caching_headers(tag: str, modified: float, max_age: int, *, vary: bool) -> dict[str, str]:
-    headers = {
-        "ETag": tag,
-        "Last-Modified": datetime.fromtimestamp(int(modified), UTC).strftime("%a, %d %b %Y %H:%M:%S GMT"),
-        "Cache-Control": f"public, max-age={max_age}",
-    }
+def caching_headers(tag: str, modified: float | None, max_age: int, *, vary: bool) -> dict[str, str]:
+    """ETag, Cache-Control, Vary, and Last-Modified when the source has a modification time."""
+    headers = {"ETag": tag, "Cache-Control": f"public, max-age={max_age}"}
+    if modified is not None:
+        headers["Last-Modified"] = datetime.fromtimestamp(int(modified), UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
     if vary:
         headers["Vary"] = "Accept"
     return headers
