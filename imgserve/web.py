@@ -25,6 +25,7 @@ from .caching import ResultCache, etag
 from .errors import PROBLEM_JSON, Problem, bad_option
 from .options import SIGNATURE, Options, parse
 from .pipeline import Rendered, render
+from .remote import Remote
 from .settings import Settings, SettingsError
 from .sources import Folder
 
@@ -46,6 +47,9 @@ class Service:
             raise SettingsError(f"IMGSERVE_MANIFEST: {error}") from None
         self.cache: ResultCache[Rendered] = ResultCache(settings.cache_bytes, lambda r: len(r.body))
         self.admission = Admission(settings.max_in_flight, settings.max_queue, settings.queue_wait)
+        self.remote = Remote(settings.remote_allow, max_bytes=settings.max_source_bytes,
+                             timeout=settings.remote_timeout, connect_timeout=settings.remote_connect_timeout,
+                             max_redirects=settings.remote_max_redirects)
         for name, query in settings.presets.items():
             try:
                 parse(MultiDict(parse_qsl(query, keep_blank_values=True)), replace(settings, presets_only=False))
@@ -92,6 +96,22 @@ def process() -> Response:
     tag = etag(upload.identity, options.canonical(), __version__)
     rendered = produce(tag, lambda: upload.data, options)
     return image_response(rendered, {"ETag": tag, **({"Vary": "Accept"} if options.negotiated else {})})
+
+
+@bp.get("/fetch")
+def fetch() -> Response:
+    """A remote original (remote.py has the rules), then as /image: ETag before pixel work, cache, render."""
+    svc = service()
+    options = request_options(own=("url",))
+    urls = request.args.getlist("url")
+    if len(urls) != 1:
+        raise bad_option("url", "give the http(s) URL of one image, once")
+    source = svc.remote.open(urls[0])
+    tag = etag(source.identity, options.canonical(), __version__)
+    headers = caching_headers(tag, source.modified, svc.settings.cache_max_age, vary=options.negotiated)
+    if not is_resource_modified(request.environ, etag=tag, last_modified=headers.get("Last-Modified")):
+        return Response(status=304, headers=headers)
+    return image_response(produce(tag, source.read, options), headers)
 
 
 @bp.get("/info/<path:id>")
