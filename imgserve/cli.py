@@ -51,10 +51,11 @@ def serve(**flags: Any) -> None:
     app = create_app({f.name: getattr(settings, f.name) for f in fields(Settings)})
     # waitress reads a whole request before the app sees it, and spills bodies over 512 KB to a temporary
     # file. Keep them in memory, and let waitress itself refuse (from the header, with a plain-text 413)
-    # only bodies so large that reading them to answer with problem+json would be a waste.
+    # only bodies so large that reading them to answer with problem+json would be a waste. It also
+    # spills responses over 1 MB not yet sent to a temporary file: they are in memory already, keep them.
     waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="imgserve",
                    max_request_body_size=BODY_SLACK * settings.max_body_bytes,
-                   inbuf_overflow=BODY_SLACK * settings.max_body_bytes + 1)
+                   inbuf_overflow=BODY_SLACK * settings.max_body_bytes + 1, outbuf_overflow=sys.maxsize)
 
 
 @main.command()

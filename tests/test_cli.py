@@ -35,7 +35,8 @@ def test_every_setting_is_a_serve_flag() -> None:
 
 
 def test_serve_keeps_request_bodies_in_memory_and_bounded(tmp_path: Path, monkeypatch) -> None:
-    """waitress spools bodies over `inbuf_overflow` (512 KB by default) to a temporary file."""
+    """waitress spools request bodies over `inbuf_overflow` (512 KB by default), and unsent responses over
+    `outbuf_overflow` (1 MB), to temporary files."""
     import waitress
 
     seen = {}
@@ -43,3 +44,4 @@ def test_serve_keeps_request_bodies_in_memory_and_bounded(tmp_path: Path, monkey
     result = CliRunner().invoke(main, ["serve", "--root", str(tmp_path), "--max-body-bytes", "1000000"])
     assert result.exit_code == 0, result.output
     assert seen["max_request_body_size"] == 2000000 and seen["inbuf_overflow"] > 2000000
+    assert seen["outbuf_overflow"] >= 2**40
