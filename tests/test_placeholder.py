@@ -108,6 +108,8 @@ def test_cached_and_conditional(app, client) -> None:
     assert client.get("/placeholder/300x200?bg=123", headers={"If-None-Match": first.headers["ETag"]}) \
         .status_code == 304
     assert client.get("/placeholder/300x201?bg=123").headers["ETag"] != first.headers["ETag"]
+    head = client.head("/placeholder/300x200?bg=123")
+    assert head.status_code == 200 and head.data == b"" and head.headers["Content-Length"] == str(len(first.data))
 
 
 @pytest.mark.parametrize("url, option, fragment", [

@@ -214,6 +214,8 @@ def test_revalidation_by_etag(cached_client, origin) -> None:
     assert fetch(client, origin.url("/v.png"), "w=40",
                  headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
     assert fetch(client, origin.url("/v.png"), "w=41").headers["ETag"] != first.headers["ETag"]
+    head = client.head(f"/fetch?url={origin.url('/v.png')}&w=40")
+    assert head.status_code == 200 and head.data == b"" and head.headers["ETag"] == first.headers["ETag"]
 
     origin.routes["/v.png"] = o.image(encode(quadrants()[:, ::-1].copy()), etag='"v2"')   # changed remotely
     changed = fetch(client, origin.url("/v.png"), "w=40", headers={"If-None-Match": first.headers["ETag"]})
