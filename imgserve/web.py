@@ -124,7 +124,7 @@ def facts(id: str) -> Response:
         if name != SIGNATURE:
             raise bad_option(name, "/info takes no options")
     with svc.folder.open(id) as original:
-        tag = etag(original.identity, "info", __version__)
+        tag = etag(original.identity, "info", id, __version__)  # the body names the id as asked
         headers = caching_headers(tag, original.modified, svc.settings.cache_max_age, vary=False)
         if not is_resource_modified(request.environ, etag=tag, last_modified=headers["Last-Modified"]):
             return Response(status=304, headers=headers)

@@ -92,6 +92,7 @@ def test_conditional_requests(client, root) -> None:
     again = client.get("/info/quad.png", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
     assert first.headers["ETag"] != client.get("/image/quad.png").headers["ETag"]
+    assert first.headers["ETag"] != client.get("/info/quad").headers["ETag"]   # another body: another id
     os.utime(root / "quad.png", (1_800_000_000, 1_800_000_000))
     assert client.get("/info/quad.png", headers={"If-None-Match": first.headers["ETag"]}).status_code == 200
 
