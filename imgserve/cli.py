@@ -63,6 +63,24 @@ def sign(url: str, key: str | None) -> None:
     click.echo(sign_url(url, key))
 
 
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def info(file: str) -> None:
+    """Print JSON facts about an image FILE, read from its header: sizes, channels, depth, format."""
+    import json
+
+    from .errors import Problem
+    from .info import facts, read_header
+
+    with open(file, "rb") as opened:
+        try:
+            header = read_header(opened, Settings().max_source_bytes)
+        except Problem as problem:
+            raise click.ClickException(f"{file}: {problem.detail}") from None
+        stat = os.fstat(opened.fileno())
+    click.echo(json.dumps({"file": file, **facts(header, stat.st_size, stat.st_mtime)}, indent=2))
+
+
 @main.command("settings")
 @setting_flags
 def show_settings(**flags: Any) -> None:

@@ -101,6 +101,25 @@ def prepare(image: np.ndarray, format: str, bg: tuple[int, int, int, int]) -> np
     return ops.to_depth(image, DEPTHS[format])
 
 
+def encode_array(image: np.ndarray, format: str = "png", quality: int = 80,
+                 bg: tuple[int, int, int, int] = (255, 255, 255, 255)) -> bytes:
+    """A BGR(A) or gray array (uint8, uint16, or float32 in 0..1) -> `format` bytes, made in memory.
+
+    The same two steps the service runs on every output (`prepare`, then `encode`), so a client's
+    PNG is exactly what the server would make: lossless, 16 bits kept. Formats without alpha get it
+    flattened onto `bg` (RGBA); formats without 16 bits get the samples rounded to 8.
+    """
+    if format not in MIME_TYPES:
+        raise ValueError(f"format must be one of {', '.join(MIME_TYPES)}, got {format!r}")
+    if not isinstance(image, np.ndarray) or image.dtype not in (np.uint8, np.uint16, np.float32):
+        raise ValueError(f"expected a uint8, uint16 or float32 NumPy array, got {getattr(image, 'dtype', type(image))}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))) or 0 in image.shape:
+        raise ValueError(f"expected gray (h, w), BGR (h, w, 3) or BGRA (h, w, 4) pixels, got shape {image.shape}")
+    return encode(prepare(np.ascontiguousarray(image), format, bg), format, quality)
+
+
 def encode(image: np.ndarray, format: str, quality: int = 80) -> bytes:
     params = {
         "jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality],

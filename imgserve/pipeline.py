@@ -33,18 +33,24 @@ class Rendered:
         return codecs.MIME_TYPES[self.format]
 
 
-def render(data: bytes, options: Options, settings, deadline: float | None = None,
+def render(data: bytes | np.ndarray, options: Options, settings, deadline: float | None = None,
            reserve: Callable[[int], AbstractContextManager] = lambda nbytes: nullcontext()) -> Rendered:
-    """Encoded bytes in, encoded bytes out. `deadline` (time.monotonic()) is checked between stages: a
-    single OpenCV call cannot be interrupted, but the input limits keep each one bounded. `reserve`
-    is held, with the memory the image needs, from decoding to encoding (admission.Admission.reserve)."""
+    """Encoded bytes in, encoded bytes out. `data` may also be a BGR(A) image already drawn in memory
+    (a placeholder), which has no header to probe and nothing to decode, and counts as a PNG source.
+    `deadline` (time.monotonic()) is checked between stages: a single OpenCV call cannot be
+    interrupted, but the input limits keep each one bounded. `reserve` is held, with the memory the
+    image needs, from decoding to encoding (admission.Admission.reserve)."""
     started = time.perf_counter()
-    header = probe(data)
-    codecs.check_pixels(header, settings.max_pixels)
+    if isinstance(data, np.ndarray):
+        header = Header("png", data.shape[1], data.shape[0], ops.channels(data), data.dtype.itemsize * 8)
+    else:
+        header = probe(data)
+        codecs.check_pixels(header, settings.max_pixels)
     plan = geometry.plan(*header.display_size, options, settings.max_dimension,
                          shrinkable=header.format == "jpeg")
-    with reserve(len(data) + codecs.working_bytes(header, plan.shrink, plan.size)):
-        image = codecs.decode(data, header, shrink=plan.shrink)
+    held = data.nbytes if isinstance(data, np.ndarray) else len(data)
+    with reserve(held + codecs.working_bytes(header, plan.shrink, plan.size)):
+        image = data if isinstance(data, np.ndarray) else codecs.decode(data, header, shrink=plan.shrink)
         decoded = time.perf_counter()
         _check(deadline, "decoding")
         image = run(image, plan, options, header)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +28,7 @@ from .settings import Settings
 from .web import create_app
 
 log = logging.getLogger("imgserve")
+BODY_SLACK = 2  # waitress reads bodies up to this many times MAX_BODY_BYTES, so the app can answer 413 itself
 
 
 class Drain:
@@ -56,13 +58,23 @@ class Drain:
             self.active -= 1
 
 
+def waitress_options(settings: Settings) -> dict:
+    """waitress reads a whole request before the app sees it, and spills bodies over 512 KB to a temporary
+    file. Keep them in memory, and let waitress itself refuse (from the header, with a plain-text 413)
+    only bodies so large that reading them to answer with problem+json would be a waste. It also spills
+    responses over 1 MB not yet sent to a temporary file: they are in memory already, keep them."""
+    return dict(host=settings.host, port=settings.port, threads=settings.threads,
+                connection_limit=settings.max_connections, ident="imgserve",
+                max_request_body_size=BODY_SLACK * settings.max_body_bytes,
+                inbuf_overflow=BODY_SLACK * settings.max_body_bytes + 1, outbuf_overflow=sys.maxsize)
+
+
 def serve(settings: Settings) -> None:
     capture_native_stderr()
     logs.configure(settings.log_format)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
     drain = Drain(create_app({f.name: getattr(settings, f.name) for f in fields(Settings)}))
-    server = waitress.create_server(drain, host=settings.host, port=settings.port, threads=settings.threads,
-                                    connection_limit=settings.max_connections, ident="imgserve")
+    server = waitress.create_server(drain, **waitress_options(settings))
     signal.signal(signal.SIGTERM, lambda signum, frame: _stop(server, drain, settings.shutdown_timeout))
     server.print_listen("Serving on http://{}:{}")
     server.run()  # returns once _exit_when_idle has closed every socket

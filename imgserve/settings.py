@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 PREFIX = "IMGSERVE_"
 
@@ -83,6 +84,25 @@ def _presets(text: str) -> Mapping[str, str]:
     return MappingProxyType(presets)
 
 
+def _hosts(text: str) -> tuple[str, ...]:
+    """`images.example.com,cdn.example.com:8443,[::1]:9000` -> normalised `host[:port]` entries."""
+    from .remote import authority, normal_host
+
+    entries = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            if "/" in item or "@" in item or "?" in item or "#" in item:
+                raise ValueError
+            parts = urlsplit("//" + item)
+            host, port = normal_host(parts.hostname or ""), parts.port
+        except ValueError:
+            raise ValueError(f"expected host or host:port items separated by ',', got {item!r}") from None
+        if port == 0:
+            raise ValueError(f"port 0 in {item!r}")
+        entries.append(authority(host, port))
+    return tuple(entries)
+
+
 def _flag(text: str) -> bool:
     if text.strip() not in ("0", "1"):
         raise ValueError(f"expected 0 or 1, got {text!r}")
@@ -144,6 +164,13 @@ class Settings:
     log_format: str = setting("plain", _one_of("plain", "json"), "log lines as `plain` text or one `json` object each")
     ui: bool | None = setting(None, _optional_flag, "the page at /: 1 on, 0 off; unset: on unless signing is on "
                                                     "(with signing, 1 also signs the page's URLs: internal use only)")
+
+    max_body_bytes: int = setting(32 * MiB, _int(1), "largest request body (POST /process) that will be read, in bytes")
+    remote_allow: tuple[str, ...] = setting(
+        (), _hosts, "comma-separated host[:port] that /fetch may read; a port also allows private addresses")
+    remote_timeout: float = setting(10.0, _number(0.01, 600), "seconds one /fetch may take to read a remote image")
+    remote_connect_timeout: float = setting(3.0, _number(0.01, 600), "seconds /fetch may take to connect")
+    remote_max_redirects: int = setting(5, _int(0, 20), "redirects /fetch follows, each checked like the URL")
 
     @property
     def page_enabled(self) -> bool:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
 from flask import Blueprint, Flask, Response, current_app, g, make_response, request
@@ -20,14 +20,18 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 
-from . import __version__, health, logs, metrics, openapi, page, signing
+from . import __version__, health, info, logs, metrics, openapi, page, placeholder, signing, uploads
 from .admission import Admission
 from .caching import ResultCache, etag
-from .errors import PROBLEM_JSON, Problem
-from .options import Options, parse
+from .errors import PROBLEM_JSON, Problem, bad_option
+from .options import SIGNATURE, Options, parse
 from .pipeline import Rendered, render
+from .remote import Remote
 from .settings import Settings, SettingsError
 from .sources import Folder
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger("imgserve")
 bp = Blueprint("imgserve", __name__)
@@ -46,6 +50,9 @@ class Service:
         self.admission = Admission(settings.max_in_flight, settings.max_queue, settings.queue_wait,
                                    settings.max_memory)
         self.metrics = metrics.Metrics(self)
+        self.remote = Remote(settings.remote_allow, max_bytes=settings.max_source_bytes,
+                             timeout=settings.remote_timeout, connect_timeout=settings.remote_connect_timeout,
+                             max_redirects=settings.remote_max_redirects)
         for name, query in settings.presets.items():
             try:
                 parse(MultiDict(parse_qsl(query, keep_blank_values=True)), replace(settings, presets_only=False))
@@ -58,6 +65,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     settings = Settings.load(**(test_config or {}))
     logs.ensure_handler(settings.log_format)
     app = Flask(__name__)
+    app.request_class = uploads.InMemoryRequest
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["imgserve"] = Service(settings)
     app.register_blueprint(bp)
     app.register_blueprint(health.bp)
@@ -85,8 +94,71 @@ def image(id: str) -> Response:
     return image_response(rendered, headers)
 
 
-def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:
-    """The one way every endpoint gets an image: from the result cache, or read and rendered."""
+@bp.post("/process")
+def process() -> Response:
+    """The image in the body, processed. Not for HTTP caches (`no-store`: a POST result is the client's
+    own), but the ETag is a digest of the body and the options, so repeated uploads are served from the
+    result cache."""
+    svc = service()
+    options = request_options()
+    upload = uploads.read(request, svc.settings.max_body_bytes)
+    tag = etag(upload.identity, options.canonical(), __version__)
+    rendered = produce(tag, lambda: upload.data, options)
+    headers = {"ETag": tag, "Cache-Control": "no-store", **({"Vary": "Accept"} if options.negotiated else {})}
+    return image_response(rendered, headers)
+
+
+@bp.get("/fetch")
+def fetch() -> Response:
+    """A remote original (remote.py has the rules), then as /image: ETag before pixel work, cache, render."""
+    svc = service()
+    options = request_options(own=("url",))
+    urls = request.args.getlist("url")
+    if len(urls) != 1:
+        raise bad_option("url", "give the http(s) URL of one image, once")
+    source = svc.remote.open(urls[0])
+    tag = etag(source.identity, options.canonical(), __version__)
+    headers = caching_headers(tag, source.modified, svc.settings.cache_max_age, vary=options.negotiated)
+    if not is_resource_modified(request.environ, etag=tag, last_modified=headers.get("Last-Modified")):
+        return Response(status=304, headers=headers)
+    return image_response(produce(tag, source.read, options), headers)
+
+
+@bp.get("/info/<path:id>")
+def facts(id: str) -> Response:
+    """JSON facts about an original, from its header. Signed like /image when signing is on: otherwise
+    it would tell anyone which ids exist, which signing otherwise keeps to those given a URL."""
+    svc = service()
+    signing.verify(request.path, list(request.args.items(multi=True)), svc.settings.signing_keys)
+    for name in request.args:
+        if name != SIGNATURE:
+            raise bad_option(name, "/info takes no options")
+    with svc.folder.open(id) as original:
+        tag = etag(original.identity, "info", id, __version__)  # the body names the id as asked
+        headers = caching_headers(tag, original.modified, svc.settings.cache_max_age, vary=False)
+        if not is_resource_modified(request.environ, etag=tag, last_modified=headers["Last-Modified"]):
+            return Response(status=304, headers=headers)
+        header = info.read_header(original.file, svc.settings.max_source_bytes)
+        body = {"id": id, **info.facts(header, original.size, original.modified)}
+    response = make_response(body)
+    response.headers.update(headers)
+    return response
+
+
+@bp.get("/placeholder/<size>")
+def placeholder_image(size: str) -> Response:
+    svc = service()
+    options = request_options(own=placeholder.PARAMS)
+    drawing = placeholder.parse(size, request.args, svc.settings.max_dimension)
+    tag = etag(drawing.identity, options.canonical(), __version__)
+    headers = caching_headers(tag, None, svc.settings.cache_max_age, vary=options.negotiated)
+    if not is_resource_modified(request.environ, etag=tag):
+        return Response(status=304, headers=headers)
+    return image_response(produce(tag, drawing.draw, options), headers)
+
+
+def produce(key: str, read: Callable[[], bytes | np.ndarray], options: Options) -> Rendered:
+    """The one way every endpoint gets an image: from the result cache, or read (or drawn) and rendered."""
     svc = service()
     deadline = time.monotonic() + svc.settings.render_timeout
 
@@ -101,19 +173,21 @@ def produce(key: str, read: Callable[[], bytes], options: Options) -> Rendered:
     return rendered
 
 
-def request_options() -> Options:
-    """The request's signature checked (when signing is on), then its options parsed."""
+def request_options(own: tuple[str, ...] = ()) -> Options:
+    """The request's signature checked (when signing is on), then its options parsed. `own` names the
+    parameters an endpoint reads itself (`url`, `text`): signed like the rest, not parsed as options."""
     settings = service().settings
-    signing.verify(request.path, list(request.args.items(multi=True)), settings.signing_keys)
-    return parse(request.args, settings, accept=request.headers.get("Accept", ""))
+    params = list(request.args.items(multi=True))
+    signing.verify(request.path, params, settings.signing_keys)
+    args = MultiDict([(name, value) for name, value in params if name not in own]) if own else request.args
+    return parse(args, settings, accept=request.headers.get("Accept", ""))
 
 
-def caching_headers(tag: str, modified: float, max_age: int, *, vary: bool) -> dict[str, str]:
-    headers = {
-        "ETag": tag,
-        "Last-Modified": datetime.fromtimestamp(int(modified), UTC).strftime("%a, %d %b %Y %H:%M:%S GMT"),
-        "Cache-Control": f"public, max-age={max_age}",
-    }
+def caching_headers(tag: str, modified: float | None, max_age: int, *, vary: bool) -> dict[str, str]:
+    """ETag, Cache-Control, Vary, and Last-Modified when the source has a modification time."""
+    headers = {"ETag": tag, "Cache-Control": f"public, max-age={max_age}"}
+    if modified is not None:
+        headers["Last-Modified"] = datetime.fromtimestamp(int(modified), UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
     if vary:
         headers["Vary"] = "Accept"
     return headers

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from ipaddress import ip_address
 from pathlib import Path
 
 import cv2
@@ -11,6 +14,7 @@ import pytest
 from imgserve import create_app
 from imgserve.settings import Settings
 from tests.images import encode, photo, quadrants
+from tests.origin import Origin
 
 
 @pytest.fixture
@@ -50,3 +54,34 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for name in [n for n in os.environ if n.startswith("IMGSERVE_")]:
         monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests talk to this machine only: a connection to anything but 127.0.0.0/8 or ::1 fails the test
+    (the refusal tests name private and metadata addresses, which must never be tried for real)."""
+    real = socket.socket.connect
+
+    def connect(self: socket.socket, address) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = str(address[0]).split("%")[0]
+            if host != "localhost" and not ip_address(host).is_loopback:
+                raise AssertionError(f"a test tried to connect to {address}")
+        return real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture
+def origin() -> Iterator[Origin]:
+    """A real HTTP server on loopback for /fetch to read from (tests/origin.py)."""
+    with Origin() as server:
+        yield server
+
+
+@pytest.fixture
+def fetch_client(root: Path, origin: Origin):
+    """An app that may fetch from `origin` (and only from it), with short timeouts."""
+    app = create_app({"root": str(root), "remote_allow": f"127.0.0.1:{origin.port}",
+                      "remote_timeout": "1", "remote_connect_timeout": "0.5"})
+    return app.test_client()

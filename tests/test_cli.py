@@ -32,3 +32,14 @@ def test_every_setting_is_a_serve_flag() -> None:
     for flag in ("--root", "--manifest", "--host", "--port", "--threads", "--cache-bytes", "--max-dimension",
                  "--max-pixels", "--max-source-bytes"):
         assert flag in help
+
+
+def test_serve_keeps_request_bodies_in_memory_and_bounded(tmp_path: Path) -> None:
+    """waitress spools request bodies over `inbuf_overflow` (512 KB by default), and unsent responses over
+    `outbuf_overflow` (1 MB), to temporary files."""
+    from imgserve.server import waitress_options
+    from imgserve.settings import Settings
+
+    seen = waitress_options(Settings.load({}, root=str(tmp_path), max_body_bytes="1000000"))
+    assert seen["max_request_body_size"] == 2000000 and seen["inbuf_overflow"] > 2000000
+    assert seen["outbuf_overflow"] >= 2**40

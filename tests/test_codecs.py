@@ -159,3 +159,48 @@ def test_quadrant_colours_survive_a_jpeg_round_trip() -> None:
     got = decode(encode(quadrants(), ".jpg", [cv2.IMWRITE_JPEG_QUALITY, 95]))
     for (x, y), color in zip(((0.25, 0.25), (0.75, 0.25), (0.25, 0.75)), (RED, GREEN, BLUE)):
         assert close(color_at(got, x, y), color)
+
+
+@pytest.mark.parametrize("image", [
+    photo(40, 30),
+    photo(40, 30)[:, :, 1],
+    np.dstack([photo(40, 30), np.linspace(0, 255, 1200).reshape(30, 40).astype(np.uint8)]),
+    photo(40, 30).astype(np.uint16) * 257 + 3,
+    photo(40, 30)[:, :, 0].astype(np.uint16) * 251,
+    np.dstack([photo(40, 30), photo(40, 30, seed=1)[:, :, 0]]).astype(np.uint16) * 257,
+], ids=["bgr8", "gray8", "bgra8", "bgr16", "gray16", "bgra16"])
+def test_encode_array_png_round_trip_is_lossless(image: np.ndarray) -> None:
+    data = codecs.encode_array(image, "png")
+    assert data.startswith(b"\x89PNG")
+    back = codecs.decode_array(data)
+    assert back.dtype == image.dtype and back.shape == image.shape and np.array_equal(back, image)
+
+
+@pytest.mark.parametrize("format, magic", [("jpeg", b"\xff\xd8\xff"), ("webp", b"RIFF"), ("tiff", b"II*\0"),
+                                           ("bmp", b"BM")])
+def test_encode_array_lossy_and_other_formats(format: str, magic: bytes) -> None:
+    image = quadrants().astype(np.uint16) * 257   # 16 bits: rounded to 8 where the format has no 16 bits
+    data = codecs.encode_array(image, format, quality=95)
+    assert data.startswith(magic)
+    back = codecs.decode_array(data)
+    assert back.shape == (60, 80, 3)
+    assert close(color_at(back, 0.25, 0.25), RED if back.dtype == np.uint8 else tuple(v * 257 for v in RED), 12 * 257)
+    assert close(color_at(back, 0.75, 0.75), WHITE if back.dtype == np.uint8 else (65535,) * 3, 12 * 257)
+
+
+def test_encode_array_flattens_alpha_onto_bg_for_jpeg() -> None:
+    clear = np.zeros((20, 20, 4), np.uint8)
+    back = codecs.decode_array(codecs.encode_array(clear, "jpeg", bg=(0, 0, 255, 255)))
+    assert back.shape == (20, 20, 3) and close(color_at(back, 0.5, 0.5), BLUE)
+
+
+@pytest.mark.parametrize("image, format, message", [
+    (np.zeros((4, 4, 2), np.uint8), "png", "shape"),
+    (np.zeros((4, 4, 3), np.int32), "png", "uint8, uint16 or float32"),
+    (np.zeros((0, 4, 3), np.uint8), "png", "shape"),
+    (np.zeros((4, 4, 3), np.uint8), "gif", "format"),
+    (b"\x89PNG", "png", "NumPy array"),
+])
+def test_encode_array_refuses_what_it_cannot_encode(image, format: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        codecs.encode_array(image, format)

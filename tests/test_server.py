@@ -222,3 +222,39 @@ def test_serve_writes_exactly_one_line_per_request(root: Path, tmp_path: Path, l
         assert all(" INFO imgserve.access: " in line for line in access)
         assert access[0].endswith("cache=miss format=jpeg") and access[1].endswith("cache=hit format=jpeg")
         assert ": w: expected a whole number" in access[2]
+
+
+def test_uploads_over_a_real_socket(root: Path, tmp_path: Path) -> None:
+    """POST /process through waitress: raw body, chunked body, and a body over the limit."""
+    from tests.images import encode, quadrants
+
+    port = free_port()
+    process = start([sys.executable, "-m", "imgserve", "serve", "--root", str(root), "--port", str(port),
+                     "--max-body-bytes", "100000"], {}, port, tmp_path / "server.log")
+    try:
+        body = encode(quadrants())
+        status, headers, data = request_with_body(port, "/process?w=40&format=png", body)
+        assert status == 200 and decode(data).shape == (30, 40, 3)
+        status, _, data = request_with_body(port, "/process?w=20", iter([body[:100], body[100:]]))
+        assert status == 200 and decode(data).shape == (15, 20, 3)   # chunked: no Content-Length
+        for big in (b"\x89PNG" + b"\0" * 150_000, iter([b"\x89PNG" + b"\0" * 150_000])):   # sized, chunked
+            status, headers, data = request_with_body(port, "/process", big)
+            assert status == 413 and headers["Content-Type"] == "application/problem+json"
+            assert "at most 100000 bytes" in json.loads(data)["detail"]
+        status, _, data = request_with_body(port, "/process", b"\x89PNG" + b"\0" * 250_000)
+        assert status == 413   # over twice the limit: waitress refuses it from the header, without reading it
+    finally:
+        stop(process)
+
+
+def request_with_body(port: int, path: str, body) -> tuple[int, Message, bytes]:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("POST", path, body=body, headers={"Content-Type": "image/png"},
+                           encode_chunked=not isinstance(body, bytes))
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()

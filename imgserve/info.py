@@ -1,0 +1,50 @@
+"""Facts about an original (`GET /info/<id>`, `imgserve info FILE`), read from its header, not its pixels.
+
+The first 64 KiB hold the header of nearly every image; a JPEG with large metadata segments before
+its frame header, or a TIFF whose directory sits at the end, is then read whole (up to the source
+byte limit) and probed again. Nothing is decoded.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from .codecs import MIME_TYPES
+from .errors import Problem
+from .probe import Header, probe
+
+HEAD_BYTES = 64 * 1024
+
+
+def read_header(file: BinaryIO, limit: int) -> Header:
+    head = file.read(HEAD_BYTES)
+    try:
+        return probe(head)
+    except Problem:
+        if len(head) < HEAD_BYTES:  # that was the whole file: it really is damaged, or not an image
+            raise
+    file.seek(0)
+    data = file.read(limit + 1)
+    if len(data) > limit:
+        raise Problem(413, f"the header is not in the first {HEAD_BYTES} bytes, and the original is larger "
+                           f"than the {limit} bytes this server reads")
+    return probe(data)
+
+
+def facts(header: Header, size: int, modified: float) -> dict[str, Any]:
+    """Width and height as stored, and as displayed (after EXIF orientation); bit depth per channel."""
+    display_width, display_height = header.display_size
+    return {
+        "format": header.format,
+        "mime_type": MIME_TYPES.get(header.format, f"image/{header.format}"),
+        "width": header.width,
+        "height": header.height,
+        "display_width": display_width,
+        "display_height": display_height,
+        "orientation": header.orientation,
+        "channels": header.channels,
+        "bit_depth": header.bit_depth,
+        "bytes": size,
+        "modified": datetime.fromtimestamp(modified, UTC).isoformat(timespec="seconds"),
+    }

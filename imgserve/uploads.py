@@ -1,0 +1,68 @@
+"""The image in a request body (`POST /process`): raw `image/*` bytes, or multipart field `image`.
+
+Everything stays in memory. The declared length is checked against `MAX_BODY_BYTES` before a byte
+is read, and a body without a length (chunked) is cut off at the limit by Werkzeug's stream
+(`MAX_CONTENT_LENGTH`). Werkzeug would spool multipart files over 500 KB to a temporary file;
+`InMemoryRequest` keeps them in a BytesIO instead, which the limit keeps bounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+
+from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from .errors import Problem
+
+FIELD = "image"
+
+
+class InMemoryRequest(Request):
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None) -> io.BytesIO:
+        return io.BytesIO()
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+
+    @property
+    def identity(self) -> str:
+        """What names these bytes in an ETag: a digest of the content, since an upload has no path or mtime."""
+        return "upload\0" + hashlib.blake2b(self.data, digest_size=16).hexdigest()
+
+
+def read(request: Request, limit: int) -> Upload:
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(f"the body is {request.content_length} bytes", limit)
+    try:
+        if request.mimetype.startswith("image/"):
+            data = request.get_data(cache=False)
+        elif request.mimetype == "multipart/form-data":
+            data = _field(request)
+        else:
+            raise Problem(415, f"a body of type {request.mimetype or '(none given)'!r} is not accepted: send the "
+                               "image's bytes with Content-Type image/* (image/png, image/jpeg, ...), or as the "
+                               f"file field {FIELD!r} of a multipart/form-data body")
+    except RequestEntityTooLarge:
+        raise _too_large("the body is larger than that", limit) from None
+    if not data:
+        raise Problem(400, "the body is empty: send the image's bytes")
+    return Upload(data)
+
+
+def _field(request: Request) -> bytes:
+    files = request.files.getlist(FIELD)
+    if len(files) != 1:
+        given = sorted(repr(name) for name in set(request.files) | set(request.form))  # names may be odd
+        raise Problem(400, f"the multipart body needs exactly one file field {FIELD!r}; "
+                           f"it has {len(files)} of them, and these fields: {', '.join(given) or 'none'}")
+    return files[0].read()
+
+
+def _too_large(what: str, limit: int) -> Problem:
+    return Problem(413, f"{what}; this server accepts request bodies of at most {limit} bytes")

@@ -1,0 +1,122 @@
+"""GET /info/<id> and `imgserve info FILE`: facts from the header, the same ids and errors as /image."""
+
+import json
+import os
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from imgserve import create_app
+from imgserve.cli import main
+from imgserve.signing import sign_url
+from tests.images import encode, jpeg_with_orientation, photo, quadrants
+from tests.test_web import problem
+
+
+def test_facts_about_a_jpeg(client, root) -> None:
+    os.utime(root / "photo.jpg", (1_700_000_000, 1_700_000_000))
+    response = client.get("/info/photo")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+    assert response.get_json() == {
+        "id": "photo", "format": "jpeg", "mime_type": "image/jpeg", "width": 320, "height": 240,
+        "display_width": 320, "display_height": 240, "orientation": 1, "channels": 3, "bit_depth": 8,
+        "bytes": (root / "photo.jpg").stat().st_size, "modified": "2023-11-14T22:13:20+00:00",
+    }
+    assert datetime.fromisoformat(response.get_json()["modified"]) == datetime.fromtimestamp(1_700_000_000, UTC)
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("rotated.jpg", jpeg_with_orientation(photo(64, 48), 6),
+     {"width": 64, "height": 48, "display_width": 48, "display_height": 64, "orientation": 6, "channels": 3}),
+    ("deep.png", encode(photo(30, 20).astype(np.uint16) * 257),
+     {"format": "png", "width": 30, "height": 20, "channels": 3, "bit_depth": 16}),
+    ("gray.png", encode(photo(30, 20)[:, :, 0]), {"channels": 1, "bit_depth": 8}),
+    ("alpha.webp", encode(np.dstack([photo(30, 20), np.full((20, 30), 9, np.uint8)]), ".webp",
+                          [1, 101]),  # IMWRITE_WEBP_QUALITY > 100: lossless, keeps alpha
+     {"format": "webp", "mime_type": "image/webp", "channels": 4, "width": 30}),
+    ("scan.bmp", encode(quadrants(40, 20), ".bmp"), {"format": "bmp", "width": 40, "height": 20, "channels": 3}),
+    ("scan.tiff", encode(photo(30, 20).astype(np.uint16), ".tiff"), {"format": "tiff", "bit_depth": 16}),
+])
+def test_facts_per_format(client, root, name: str, data: bytes, expected: dict) -> None:
+    (root / name).write_bytes(data)
+    facts = client.get(f"/info/{name}").get_json()
+    assert {key: facts[key] for key in expected} == expected
+    assert facts["bytes"] == len(data)
+
+
+def test_header_beyond_the_first_64_kib_is_found(client, root) -> None:
+    """Two 60 KB APP2 segments (an ICC profile, say) before the frame header."""
+    jpeg = encode(photo(50, 40), ".jpg")
+    segment = b"\xff\xe2" + (60_002).to_bytes(2, "big") + bytes(60_000)
+    (root / "icc.jpg").write_bytes(jpeg[:2] + segment * 2 + jpeg[2:])
+    facts = client.get("/info/icc.jpg").get_json()
+    assert (facts["width"], facts["height"]) == (50, 40)
+
+
+def test_info_reads_no_more_than_the_head(client, root, monkeypatch) -> None:
+    """A 4 MB PNG: its facts come from the first 64 KiB."""
+    import imgserve.sources
+
+    big = encode(np.random.default_rng(0).integers(0, 256, (1200, 1200, 3), dtype=np.uint8))
+    (root / "noise.png").write_bytes(big)
+    reads = []
+    real = os.fdopen
+
+    def counting(fd, mode="r", *args, **kwargs):
+        file = real(fd, mode, *args, **kwargs)
+        original = file.read
+        file.read = lambda n=-1: reads.append(n) or original(n)
+        return file
+
+    monkeypatch.setattr(imgserve.sources.os, "fdopen", counting)
+    assert client.get("/info/noise.png").get_json()["width"] == 1200
+    assert reads == [64 * 1024]
+
+
+@pytest.mark.parametrize("url, status, fragment", [
+    ("/info/missing.jpg", 404, "no original 'missing.jpg'"),
+    ("/info/../secret.jpg", 404, ""),
+    ("/info/notes.txt", 415, "not an image"),
+    ("/info/photo.jpg?w=10", 400, "w: /info takes no options"),
+])
+def test_errors_are_those_of_image(client, root, url: str, status: int, fragment: str) -> None:
+    (root / "notes.txt").write_text("hello")
+    assert fragment in problem(client.get(url), status)["detail"]
+
+
+def test_conditional_requests(client, root) -> None:
+    first = client.get("/info/quad.png")
+    assert first.headers["Last-Modified"] and first.headers["Cache-Control"].startswith("public")
+    again = client.get("/info/quad.png", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    assert first.headers["ETag"] != client.get("/image/quad.png").headers["ETag"]
+    assert first.headers["ETag"] != client.get("/info/quad").headers["ETag"]   # another body: another id
+    os.utime(root / "quad.png", (1_800_000_000, 1_800_000_000))
+    assert client.get("/info/quad.png", headers={"If-None-Match": first.headers["ETag"]}).status_code == 200
+
+
+def test_info_is_signed_when_signing_is_on(root) -> None:
+    key = "k" * 32
+    client = create_app({"root": str(root), "signing_keys": key}).test_client()
+    assert "signed" in problem(client.get("/info/quad.png"), 403)
+    assert problem(client.get("/info/missing.png"), 403)   # no answer tells which ids exist
+    assert client.get(sign_url("/info/quad.png", key)).get_json()["width"] == 80
+
+
+def test_cli_info(root) -> None:
+    result = CliRunner().invoke(main, ["info", str(root / "alpha.png")])
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)
+    assert facts["file"] == str(root / "alpha.png")
+    assert (facts["format"], facts["width"], facts["height"], facts["channels"]) == ("png", 80, 60, 4)
+    assert facts["bytes"] == (root / "alpha.png").stat().st_size
+
+
+def test_cli_info_errors(root) -> None:
+    (root / "notes.txt").write_text("hello")
+    result = CliRunner().invoke(main, ["info", str(root / "notes.txt")])
+    assert result.exit_code == 1 and "not an image" in result.output
+    result = CliRunner().invoke(main, ["info", str(root / "missing.png")])
+    assert result.exit_code == 2 and "does not exist" in result.output
