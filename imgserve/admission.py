@@ -13,12 +13,15 @@ from one budget, so memory is bounded by that budget under any mix of sizes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from .errors import Problem
 
 MiB = 1024 * 1024
+GONE_CHECK = 0.1   # seconds between checks that a queued request's client is still connected
+CLIENT_GONE = 499  # nginx's "client closed request": logged, never seen by anyone
 
 
 class Admission:
@@ -31,13 +34,17 @@ class Admission:
         self.waiting = 0
         self.reserved = 0
         self.shed = 0  # requests refused with 503 since start
+        self.abandoned = 0  # requests dropped from the queue because their client hung up
         self._changed = threading.Condition()
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self, gone: Callable[[], bool] = lambda: False) -> Iterator[None]:
+        """A processing slot. While waiting for one, `gone()` is asked whether the client is still there
+        (waitress.client_disconnected): a client that hung up loses its place in the queue at once
+        instead of having its image rendered for nobody while live clients are refused."""
         with self._changed:
             if self.in_flight >= self.limit:
-                self._wait_or_refuse()
+                self._wait_or_refuse(gone)
             self.in_flight += 1
         try:
             yield
@@ -66,16 +73,22 @@ class Admission:
                 self.reserved -= nbytes
                 self._changed.notify_all()
 
-    def _wait_or_refuse(self) -> None:
+    def _wait_or_refuse(self, gone: Callable[[], bool]) -> None:
         if self.waiting >= self.queue:
             self._refuse(f"{self.in_flight} images are being processed and {self.waiting} are waiting")
         self.waiting += 1
         try:
-            free = self._changed.wait_for(lambda: self.in_flight < self.limit, timeout=self.wait)
+            deadline = time.monotonic() + self.wait
+            while self.in_flight >= self.limit:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._refuse(f"no processing slot came free within {self.wait:g} s")
+                self._changed.wait(min(left, GONE_CHECK))
+                if gone():
+                    self.abandoned += 1
+                    raise Problem(CLIENT_GONE, "the client closed the connection while waiting for a slot")
         finally:
             self.waiting -= 1
-        if not free:
-            self._refuse(f"no processing slot came free within {self.wait:g} s")
 
     def _refuse(self, why: str) -> None:
         self.shed += 1

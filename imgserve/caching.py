@@ -15,6 +15,9 @@ from typing import Generic, TypeVar
 
 from cachetools import LRUCache
 
+from .admission import CLIENT_GONE
+from .errors import Problem
+
 T = TypeVar("T")
 ENTRY_OVERHEAD = 256  # bytes of bookkeeping counted per entry, so tiny results cannot overrun the budget
 
@@ -51,18 +54,25 @@ class ResultCache(Generic[T]):
         """(value, True) from the cache, else (make(), False), storing the value when it fits."""
         if not self.max_bytes:
             return make(), False
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self.hits += 1
-                return value, True
-            self.misses += 1
-            pending = self._pending.get(key)
-            owner = pending is None
+        while True:
+            with self._lock:
+                value = self._entries.get(key)
+                if value is not None:
+                    self.hits += 1
+                    return value, True
+                self.misses += 1
+                pending = self._pending.get(key)
+                owner = pending is None
+                if owner:
+                    pending = self._pending[key] = Future()
             if owner:
-                pending = self._pending[key] = Future()
-        if not owner:
-            return pending.result(), False
+                break
+            try:
+                return pending.result(), False
+            except Problem as problem:
+                if problem.status != CLIENT_GONE:
+                    raise
+                # the owner's client hung up before its render began: this request makes it itself
         try:
             value = make()
         except BaseException as error:

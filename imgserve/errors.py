@@ -25,7 +25,10 @@ class Problem(Exception):
 
     @property
     def title(self) -> str:
-        return HTTPStatus(self.status).phrase
+        try:
+            return HTTPStatus(self.status).phrase
+        except ValueError:  # 499, nginx's name for a request whose client hung up
+            return "Client Closed Request"
 
     def body(self) -> bytes:
         return json.dumps({"type": "about:blank", "status": self.status, "title": self.title,

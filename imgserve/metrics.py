@@ -82,6 +82,8 @@ class ServiceCollector:
                                 value=admission.memory)
         yield CounterMetricFamily("imgserve_requests_shed", "Renders refused with 503: slots and queue were full",
                                   value=admission.shed)
+        yield CounterMetricFamily("imgserve_requests_abandoned", "Queued renders dropped: their client hung up",
+                                  value=admission.abandoned)
 
 
 @bp.get("/metrics")

@@ -65,6 +65,7 @@ def waitress_options(settings: Settings) -> dict:
     responses over 1 MB not yet sent to a temporary file: they are in memory already, keep them."""
     return dict(host=settings.host, port=settings.port, threads=settings.threads,
                 connection_limit=settings.max_connections, ident="imgserve",
+                channel_request_lookahead=1,  # lets waitress see a client hang up (admission.slot's `gone`)
                 max_request_body_size=BODY_SLACK * settings.max_body_bytes,
                 inbuf_overflow=BODY_SLACK * settings.max_body_bytes + 1, outbuf_overflow=sys.maxsize)
 

@@ -162,8 +162,10 @@ def produce(key: str, read: Callable[[], bytes | np.ndarray], options: Options) 
     svc = service()
     deadline = time.monotonic() + svc.settings.render_timeout
 
+    gone = request.environ.get("waitress.client_disconnected", lambda: False)
+
     def make() -> Rendered:
-        with svc.admission.slot():
+        with svc.admission.slot(gone):
             rendered = render(read(), options, svc.settings, deadline, svc.admission.reserve)
         svc.metrics.rendered(rendered.seconds)
         return rendered

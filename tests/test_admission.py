@@ -140,3 +140,51 @@ def test_jpeg_reservations_count_the_shrunk_decode() -> None:
 
     header = Header("jpeg", 4000, 3000, 3, 8)
     assert working_bytes(header, 8, (300, 225)) < working_bytes(header, 1, (300, 225)) / 40
+
+
+def test_a_queued_request_whose_client_hung_up_leaves_the_queue() -> None:
+    admission = Admission(limit=1, queue=4, wait=5, memory=2**30)
+    outcomes: list = []
+    holder = threading.Thread(target=hold, args=(admission, 0.6, outcomes))
+    holder.start()
+    time.sleep(0.05)
+    hung_up = threading.Event()
+    threading.Timer(0.1, hung_up.set).start()
+    started = time.perf_counter()
+    with pytest.raises(Problem) as caught, admission.slot(gone=hung_up.is_set):
+        pass
+    assert caught.value.status == 499 and caught.value.title == "Client Closed Request"
+    assert time.perf_counter() - started < 0.4          # well before the slot came free
+    assert (admission.abandoned, admission.waiting, admission.shed) == (1, 0, 0)
+    holder.join()
+
+
+def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path) -> None:
+    """Over a real socket: the second request waits for the only slot, its client hangs up, and the
+    server drops it (499 in the access log) instead of rendering it after the first."""
+    import socket
+    import sys
+
+    from tests.test_server import free_port, request, start, stop
+
+    port = free_port()
+    log = tmp_path / "server.log"
+    process = start([sys.executable, "-m", "imgserve", "serve", "--root", str(root), "--port", str(port),
+                     "--max-in-flight", "1", "--cache-bytes", "0"], {}, port, log)
+    try:
+        slow = threading.Thread(target=request,
+                                args=(f"http://127.0.0.1:{port}/image/photo.jpg?w=6000&enlarge=1&format=png",))
+        slow.start()
+        time.sleep(0.3)
+        client = socket.create_connection(("127.0.0.1", port))
+        client.sendall(b"GET /image/photo.jpg?w=5000&enlarge=1&format=png HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        client.close()
+        slow.join(timeout=30)
+        time.sleep(0.3)
+    finally:
+        stop(process)
+    lines = [line for line in log.read_text().splitlines() if "imgserve.access" in line]
+    assert any("w=6000" in line and " 200 " in line for line in lines), lines
+    dropped = [line for line in lines if "w=5000" in line]
+    assert len(dropped) == 1 and " 499 " in dropped[0], lines

@@ -104,3 +104,30 @@ def test_tiny_budgets_hold_nothing(budget: int) -> None:
     cache: ResultCache[bytes] = ResultCache(budget, len)
     cache.fetch("k", lambda: b"v")
     assert len(cache) == 0
+
+
+def test_when_the_owners_client_hangs_up_a_waiter_makes_the_value_itself() -> None:
+    from imgserve.errors import Problem
+
+    cache: ResultCache[bytes] = ResultCache(10_000, len)
+    calls = []
+
+    def abandoned() -> bytes:
+        calls.append("owner")
+        time.sleep(0.2)
+        raise Problem(499, "the client closed the connection while waiting for a slot")
+
+    results, errors = [], []
+
+    def owner() -> None:
+        try:
+            cache.fetch("k", abandoned)
+        except Problem as problem:
+            errors.append(problem.status)
+
+    first = threading.Thread(target=owner)
+    first.start()
+    time.sleep(0.05)
+    results.append(cache.fetch("k", lambda: calls.append("waiter") or b"value"))
+    first.join()
+    assert errors == [499] and results == [(b"value", False)] and calls == ["owner", "waiter"]
