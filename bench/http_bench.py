@@ -150,6 +150,7 @@ def run_server(name: str, command: list[str], port: int, paths: list[str], secon
     try:
         wait_for(port, process)
         wrk(port, paths, 3)  # warm-up: caches of the file system, the JIT of node, thumbor's imports
+        time.sleep(2)        # requests the warm-up left behind finish (or, in imgserve, leave the queue)
         rps, p50, p99, errors = wrk(port, paths, seconds)
         return Result(name, rps, p50, p99, tree_rss_mb(process.pid), errors)
     except BaseException:

@@ -56,7 +56,9 @@ def working_bytes(header: Header, shrink: int, output: tuple[int, int]) -> int:
     channels = {1: 1, 2: 4, 3: 3, 4: 4}[header.channels]
     sample = 1 if header.bit_depth <= 8 else 2 if header.bit_depth <= 16 else 4
     decoded = -(-header.width // shrink) * -(-header.height // shrink) * channels * sample
-    return (3 if channels == 4 else 2) * decoded + 2 * output[0] * output[1] * 4 * sample
+    coefficients = header.width * header.height * channels * 2 if header.progressive else 0  # libjpeg keeps
+    # every DCT coefficient of a progressive JPEG until the last scan, whatever the scale of the output
+    return (3 if channels == 4 else 2) * decoded + coefficients + 2 * output[0] * output[1] * 4 * sample
 
 
 def decode(data: bytes, header: Header, *, shrink: int = 1) -> np.ndarray:

@@ -188,3 +188,11 @@ def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path)
     assert any("w=6000" in line and " 200 " in line for line in lines), lines
     dropped = [line for line in lines if "w=5000" in line]
     assert len(dropped) == 1 and " 499 " in dropped[0], lines
+
+
+def test_progressive_jpeg_reservations_count_the_coefficients() -> None:
+    from imgserve.codecs import working_bytes
+    from imgserve.probe import Header
+
+    baseline, progressive = Header("jpeg", 5640, 3172, 3, 8), Header("jpeg", 5640, 3172, 3, 8, progressive=True)
+    assert working_bytes(progressive, 8, (300, 169)) - working_bytes(baseline, 8, (300, 169)) == 5640 * 3172 * 6
