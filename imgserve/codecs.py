@@ -16,7 +16,7 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")  # OpenCV must not print to 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import bmp, ops  # noqa: E402
+from . import bmp, jpeg, ops  # noqa: E402
 from .errors import Problem  # noqa: E402
 from .probe import Header, probe  # noqa: E402
 
@@ -67,6 +67,8 @@ def decode(data: bytes, header: Header, *, shrink: int = 1) -> np.ndarray:
         info = bmp.read_header(data)
         if info.compression not in (bmp.RLE4, bmp.RLE8):
             return bmp.decode(data, info)
+    if header.format == "jpeg" and header.progressive and shrink == 8:
+        data = jpeg.dc_only(data) or data
     buffer = np.frombuffer(data, np.uint8)
     if header.format == "jpeg":
         flags = (_REDUCED_GRAY if header.channels == 1 else _REDUCED)[shrink] | cv2.IMREAD_IGNORE_ORIENTATION
