@@ -1,7 +1,6 @@
 """Progressive JPEGs decoded at 1/8 from their DC scans give exactly what the whole file gives."""
 
 import io
-import struct
 
 import cv2
 import numpy as np
@@ -30,9 +29,6 @@ def eighth(data: bytes) -> np.ndarray:
 def test_dc_scans_alone_give_the_same_eighth_scale_image(subsampling: str, size: tuple[int, int]) -> None:
     data = progressive(*size, subsampling=subsampling)
     smaller = jpeg.dc_only(data)
-    if size[0] < 64:           # a handful of blocks: the added tables outweigh the AC data
-        assert smaller is None
-        return
     assert smaller is not None and len(smaller) < len(data)
     assert np.array_equal(eighth(smaller), eighth(data))
 
@@ -55,23 +51,15 @@ def test_nothing_to_gain_or_nothing_understood_is_none() -> None:
     assert jpeg.dc_only(b"\xff\xd8garbage") is None
 
 
-def test_an_ac_table_shared_with_a_kept_scan_is_restored_after_the_empty_scan() -> None:
-    """If a kept scan (4:2:0 chroma) uses the table id an emptied scan redefined, the file's own
-    definition comes back right after the emptied scan."""
-    def segment(marker: int, body: bytes) -> bytes:
-        return bytes([0xFF, marker]) + struct.pack(">H", 2 + len(body)) + body
-
-    table = bytes([0] * 15 + [1]) + b"\x00"          # one symbol (EOB) of 16 bits: the file's own table
-    sof = segment(0xC2, struct.pack(">BHHB", 8, 16, 16, 3) + bytes([1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]))
-    dht = segment(0xC4, bytes([0x10]) + table)
-    luma_ac = segment(0xDA, bytes([1, 1, 0x00, 1, 63, 0])) + b"\x12\x34" * 500
-    chroma_ac = segment(0xDA, bytes([1, 2, 0x00, 1, 63, 0])) + b"\x56\x78"
-    data = b"\xff\xd8" + sof + dht + luma_ac + chroma_ac + b"\xff\xd9"
+def test_scans_it_keeps_are_left_as_they_were() -> None:
+    """4:2:0 chroma is decoded 2x2 at 1/8, so its AC scans stay, byte for byte."""
+    data = progressive(640, 480, "4:2:0")
     out = jpeg.dc_only(data)
-    assert out is not None
-    assert b"\x12\x34" not in out and b"\x56\x78" in out           # luma AC emptied, chroma kept
-    restored = out.index(dht, out.index(dht) + 1)                  # the file's table, defined again ...
-    assert out.index(b"\x56\x78") > restored > out.index(b"\xff\xda\x00\x08\x01\x01")  # ... between the two
+    scans = [b"\xff\xda" + scan.split(b"\xff\xc4")[0].split(b"\xff\xd9")[0] for scan in data.split(b"\xff\xda")[1:]]
+    chroma_ac = [scan for scan in scans if scan[5] in (2, 3) and scan[7] > 0]  # one component, Ss > 0
+    luma_ac = [scan for scan in scans if scan[5] == 1 and scan[4] == 1 and scan[7] > 0]
+    assert chroma_ac and all(scan in out for scan in chroma_ac)
+    assert luma_ac and not any(scan in out for scan in luma_ac)
 
 
 def test_the_decoder_uses_it_only_for_progressive_eighths() -> None:
