@@ -50,6 +50,14 @@ class ResultCache(Generic[T]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def get(self, key: Hashable) -> T | None:
+        """The cached value, counted as a hit, or None (not counted: the caller goes on to fetch)."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self.hits += 1
+            return value
+
     def fetch(self, key: Hashable, make: Callable[[], T]) -> tuple[T, bool]:
         """(value, True) from the cache, else (make(), False), storing the value when it fits."""
         if not self.max_bytes:

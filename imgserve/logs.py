@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
 import sys
 from datetime import UTC, datetime
+from logging.handlers import QueueHandler, QueueListener
 from typing import Any
 
 ACCESS = logging.getLogger("imgserve.access")
@@ -65,11 +67,28 @@ def formatter(format: str) -> logging.Formatter:
     return JsonFormatter() if format == "json" else logging.Formatter(PLAIN)
 
 
-def configure(format: str) -> None:
-    """For `imgserve serve`: every logger to stderr at INFO, in the chosen form."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter(format))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+def configure(format: str) -> QueueListener:
+    """For `imgserve serve`: every logger to stderr at INFO, in the chosen form, written by one thread.
+
+    A stream handler holds its lock across the write, and at thousands of requests a second the
+    request threads queue on that lock: served from the cache, 3 700 requests/s with access lines
+    against 5 500 without. Request threads put the record on a queue; one listener thread formats and
+    writes (and is stopped, so flushed, when the server stops)."""
+    records: queue.SimpleQueue = queue.SimpleQueue()
+    write = logging.StreamHandler(sys.stderr)
+    write.setFormatter(formatter(format))
+    logging.basicConfig(level=logging.INFO, handlers=[_Enqueue(records)], force=True)
+    listener = QueueListener(records, write)
+    listener.start()
+    return listener
+
+
+class _Enqueue(QueueHandler):
+    """Hands the record over as it is: formatting is the listener's work (QueueHandler would format
+    it here, on the request thread, for queues that cross processes)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
 
 
 def ensure_handler(format: str) -> None:

@@ -85,8 +85,11 @@ def one_malloc_arena() -> None:
 
 def serve(settings: Settings) -> None:
     one_malloc_arena()
+    # Threads waiting for the GIL get it every 1 ms instead of 5: under overload (tests/test_load.py),
+    # a 304 probe's median went from 75-79 ms to 58-62 ms; thumbnail throughput did not move.
+    sys.setswitchinterval(0.001)
     capture_native_stderr()
-    logs.configure(settings.log_format)
+    listener = logs.configure(settings.log_format)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
     drain = Drain(create_app({f.name: getattr(settings, f.name) for f in fields(Settings)}))
     server = waitress.create_server(drain, **waitress_options(settings))
@@ -95,6 +98,7 @@ def serve(settings: Settings) -> None:
     server.run()  # returns once _exit_when_idle has closed every socket
     server.task_dispatcher.shutdown(timeout=1)
     log.info("stopped")
+    listener.stop()
 
 
 def _stop(server, drain: Drain, timeout: float) -> None:

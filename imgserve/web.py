@@ -24,6 +24,7 @@ from . import __version__, health, info, logs, metrics, openapi, page, placehold
 from .admission import Admission
 from .caching import ResultCache, etag
 from .errors import PROBLEM_JSON, Problem, bad_option
+from .hotpath import HotPath
 from .options import SIGNATURE, Options, parse
 from .pipeline import Rendered, render
 from .remote import Remote
@@ -60,6 +61,15 @@ class Service:
                 raise SettingsError(f"IMGSERVE_PRESETS: preset {name!r}: {problem.detail}") from None
 
 
+    def account(self, environ: dict, endpoint: str, status: int, sent: int, seconds: float, **fields: Any) -> None:
+        """One access line and the request metrics, for the Flask app and the hot path alike."""
+        self.metrics.request(endpoint, status, seconds)
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        query = environ.get("QUERY_STRING", "")
+        logs.access(environ["REQUEST_METHOD"], quote(path, safe="/:@!$&'()*+,;=~") + (f"?{query}" if query else ""),
+                    status, sent, seconds, **fields)
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The WSGI app. Settings come from `IMGSERVE_*`; `test_config` overrides them by name."""
     settings = Settings.load(**(test_config or {}))
@@ -67,7 +77,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.request_class = uploads.InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["imgserve"] = Service(settings)
+    app.extensions["imgserve"] = svc = Service(settings)
+    app.wsgi_app = svc.hot = HotPath(app.wsgi_app, svc)  # repeated URLs, answered before Flask
     app.register_blueprint(bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
@@ -91,7 +102,10 @@ def image(id: str) -> Response:
         if not is_resource_modified(request.environ, etag=tag, last_modified=headers["Last-Modified"]):
             return Response(status=304, headers=headers)
         rendered = produce(tag, lambda: original.read(settings.max_source_bytes), options)
-    return image_response(rendered, headers)
+    response = image_response(rendered, headers)
+    svc.hot.remember(request.environ, str(svc.folder.root / original.key), original.mtime_ns, original.size, tag,
+                     response.headers.to_wsgi_list(), rendered.format)
+    return response
 
 
 @bp.post("/process")
@@ -213,12 +227,9 @@ def account(response: Response) -> Response:
     """Every response, errors included, gets one access line and is counted once by its route."""
     seconds = time.perf_counter() - g.get("started", time.perf_counter())
     endpoint = request.url_rule.rule if request.url_rule else metrics.UNMATCHED
-    service().metrics.request(endpoint, response.status_code, seconds)
     sent = 0 if request.method == "HEAD" or response.status_code in (204, 304) else response.content_length or 0
-    query = request.query_string.decode("latin-1")
-    path = quote(request.path, safe="/:@!$&'()*+,;=~") + (f"?{query}" if query else "")
-    logs.access(request.method, path, response.status_code, sent, seconds,
-                cache_hit=g.get("cache_hit"), format=g.get("output_format"), detail=g.get("problem"))
+    service().account(request.environ, endpoint, response.status_code, sent, seconds,
+                      cache_hit=g.get("cache_hit"), format=g.get("output_format"), detail=g.get("problem"))
     return response
 
 

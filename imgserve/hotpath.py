@@ -1,0 +1,115 @@
+"""Repeated URLs answered before Flask: the hot path.
+
+Much of an image service's traffic repeats URLs (a page's thumbnails, every visitor of a popular
+page). Once the result is cached, what is left is the work of finding it again: parsing the options,
+resolving the id safely, building headers - 200 us in Flask, five times a bare Flask route. So when
+`GET /image/<id>` sends an image, the view tells this layer what it learned under the request's path,
+query string and Accept class: which file, the identity it had, the ETag and the headers. A later
+GET or HEAD of that URL stats the file and, if it is unchanged and its result is still in the result
+cache, is answered here - 200, or 304 for a matching If-None-Match - logged and counted like any
+other request.
+
+Everything else goes the full way, which records the URL again: a changed or missing file, an evicted
+result, a request conditional on a date alone, and any entry older than REMEMBER_SECONDS, so that an
+extension-less id sees a file that would now be preferred. Signatures were checked on the full way, and `s` is part
+of the key, so nothing unsigned gets in.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from cachetools import LRUCache
+
+from .options import accepts_webp
+
+REMEMBER_SECONDS = 5.0
+ENTRIES = 10_000
+ENDPOINT = "/image/<path:id>"
+
+
+@dataclass(frozen=True)
+class Known:
+    path: str                        # the original, resolved: its stat must still say mtime_ns and size
+    mtime_ns: int
+    size: int
+    tag: str                         # the result's key in the result cache
+    headers: list[tuple[str, str]]   # exactly what the full way sent
+    format: str
+    until: float
+
+
+def key(environ: dict) -> tuple[str, str, bool] | None:
+    """What identifies a repeatable request, or None for requests this layer leaves alone."""
+    if environ["REQUEST_METHOD"] not in ("GET", "HEAD") or not environ.get("PATH_INFO", "").startswith("/image/"):
+        return None
+    if "HTTP_IF_MODIFIED_SINCE" in environ and "HTTP_IF_NONE_MATCH" not in environ:
+        return None  # dates are compared on the full way (If-None-Match, when given, decides alone)
+    query = environ.get("QUERY_STRING", "")
+    return environ["PATH_INFO"], query, "auto" in query and accepts_webp(environ.get("HTTP_ACCEPT", ""))
+
+
+NOT_MODIFIED_HEADERS = {"ETag", "Cache-Control", "Last-Modified", "Vary"}
+
+
+def _matches(if_none_match: str | None, tag: str) -> bool:
+    """If-None-Match's weak comparison: `*`, or the tag among the listed ones (with or without W/).
+    Tags are quoted digests, so finding one inside the header cannot be a false match."""
+    return if_none_match is not None and (if_none_match.strip() == "*" or tag in if_none_match)
+
+
+class HotPath:
+    """WSGI middleware in front of the Flask app; `service` holds the result cache and the accounting."""
+
+    def __init__(self, app: Callable, service) -> None:
+        self.app = app
+        self.service = service
+        self._known: LRUCache = LRUCache(ENTRIES)
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def remember(self, environ: dict, path: str, mtime_ns: int, size: int, tag: str,
+                 headers: list[tuple[str, str]], format: str) -> None:
+        found = key(environ)
+        if found is not None and self.service.cache.max_bytes:
+            with self._lock:
+                self._known[found] = Known(path, mtime_ns, size, tag, headers, format,
+                                           time.monotonic() + REMEMBER_SECONDS)
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        started = time.perf_counter()
+        found = key(environ)
+        answer = self._answer(found) if found else None
+        if answer is None:
+            return self.app(environ, start_response)
+        known, body = answer
+        if _matches(environ.get("HTTP_IF_NONE_MATCH"), known.tag):
+            start_response("304 Not Modified", [(k, v) for k, v in known.headers if k in NOT_MODIFIED_HEADERS])
+            self.service.account(environ, ENDPOINT, 304, 0, time.perf_counter() - started)
+            return []
+        start_response("200 OK", known.headers)
+        head = environ["REQUEST_METHOD"] == "HEAD"
+        self.service.account(environ, ENDPOINT, 200, 0 if head else len(body), time.perf_counter() - started,
+                             cache_hit=True, format=known.format)
+        return [] if head else [body]
+
+    def _answer(self, found: tuple[str, str, bool]) -> tuple[Known, bytes] | None:
+        with self._lock:
+            known = self._known.get(found)
+        if known is None or time.monotonic() > known.until:
+            return None
+        try:
+            info = os.stat(known.path)
+        except OSError:
+            return None
+        if (info.st_mtime_ns, info.st_size) != (known.mtime_ns, known.size):
+            return None
+        rendered = self.service.cache.get(known.tag)
+        if rendered is None:
+            return None
+        self.hits += 1
+        return known, rendered.body
