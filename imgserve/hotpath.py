@@ -83,21 +83,24 @@ class HotPath:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
         found = key(environ)
-        answer = self._answer(found) if found else None
-        if answer is None:
-            return self.app(environ, start_response)
-        known, body = answer
-        if _matches(environ.get("HTTP_IF_NONE_MATCH"), known.tag):
+        known = self._still_true(found) if found else None
+        if known is not None and _matches(environ.get("HTTP_IF_NONE_MATCH"), known.tag):
             start_response("304 Not Modified", [(k, v) for k, v in known.headers if k in NOT_MODIFIED_HEADERS])
+            self.hits += 1
             self.service.account(environ, ENDPOINT, 304, 0, time.perf_counter() - started)
             return []
+        rendered = self.service.cache.get(known.tag) if known is not None else None
+        if rendered is None:
+            return self.app(environ, start_response)
         start_response("200 OK", known.headers)
+        self.hits += 1
         head = environ["REQUEST_METHOD"] == "HEAD"
-        self.service.account(environ, ENDPOINT, 200, 0 if head else len(body), time.perf_counter() - started,
-                             cache_hit=True, format=known.format)
-        return [] if head else [body]
+        self.service.account(environ, ENDPOINT, 200, 0 if head else len(rendered.body),
+                             time.perf_counter() - started, cache_hit=True, format=known.format)
+        return [] if head else [rendered.body]
 
-    def _answer(self, found: tuple[str, str, bool]) -> tuple[Known, bytes] | None:
+    def _still_true(self, found: tuple[str, str, bool]) -> Known | None:
+        """The remembered answer for this URL, if it is recent and its file has not changed."""
         with self._lock:
             known = self._known.get(found)
         if known is None or time.monotonic() > known.until:
@@ -106,10 +109,4 @@ class HotPath:
             info = os.stat(known.path)
         except OSError:
             return None
-        if (info.st_mtime_ns, info.st_size) != (known.mtime_ns, known.size):
-            return None
-        rendered = self.service.cache.get(known.tag)
-        if rendered is None:
-            return None
-        self.hits += 1
-        return known, rendered.body
+        return known if (info.st_mtime_ns, info.st_size) == (known.mtime_ns, known.size) else None
