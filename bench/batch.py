@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/batch.py [--photos N] [--repeat 2] [--pools]
 
-The photos are KDE Plasma's wallpapers from Debian (`apt-get download plasma-workspace-wallpapers`,
-unpacked with `dpkg -x` into bench/.cache, which git ignores): for each photographic wallpaper (the
-JPEG ones), the largest size up to 2560x1600. Each is stored as BMP twice, 24-bit and 8-bit palette
-(quantised by Pillow), the two kinds legacy archives are full of. The bench then runs the real
+The photos are the 24 real photos of bench/photos.py (Debian's MATE and Plasma wallpapers, 1280 to
+5640 px wide, fetched into bench/.cache, which git ignores), each stored as BMP twice, 24-bit and
+8-bit palette (quantised by Pillow), the two kinds legacy archives are full of: the same set the HTTP
+bench serves with --bmp. The bench then runs the real
 command, `imgserve convert SRC DST --format png --width 1024 --quiet`, with 1 and 2 workers into a
 fresh DST, and prints images/s and MB/s (BMP bytes read) for each, and the 2-worker/1-worker ratio.
 Times are wall times less the command's start-up (the time it takes on an empty tree); runs are
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import multiprocessing
-import re
 import shutil
 import subprocess
 import sys
@@ -30,51 +29,8 @@ from pathlib import Path
 import cv2
 
 HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-PACKAGE = "plasma-workspace-wallpapers"
-LARGEST = 2560 * 1600
-
-
-def unpacked() -> Path:
-    root = CACHE / "pkg"
-    if not (root / "usr/share/wallpapers").is_dir():
-        CACHE.mkdir(exist_ok=True)
-        if not list(CACHE.glob(f"{PACKAGE}_*.deb")):
-            subprocess.run(["apt-get", "download", PACKAGE], cwd=CACHE, check=True)
-        deb = sorted(CACHE.glob(f"{PACKAGE}_*.deb"))[-1]
-        subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
-    return root / "usr/share/wallpapers"
-
-
-def photos(wallpapers: Path, count: int) -> list[Path]:
-    """The largest JPEG up to LARGEST pixels of each wallpaper that has JPEGs (the PNGs are drawings)."""
-    chosen = []
-    for folder in sorted(p for p in wallpapers.iterdir() if p.is_dir()):
-        sizes = []
-        for image in (folder / "contents/images").glob("*.jpg"):
-            match = re.fullmatch(r"(\d+)x(\d+)", image.stem)
-            if match and int(match[1]) * int(match[2]) <= LARGEST:
-                sizes.append((int(match[1]) * int(match[2]), image))
-        if sizes:
-            chosen.append(max(sizes)[1])
-    return chosen[:count]
-
-
-def bmp_set(sources: list[Path]) -> Path:
-    """bench/.cache/bmp/{24bit,8bit}/<wallpaper>.bmp, made once."""
-    from PIL import Image
-
-    root = CACHE / f"bmp-{len(sources)}"
-    for source in sources:
-        name = source.parts[-4] + ".bmp"
-        full, palette = root / "24bit" / name, root / "8bit" / name
-        if not full.exists() or not palette.exists():
-            full.parent.mkdir(parents=True, exist_ok=True)
-            palette.parent.mkdir(parents=True, exist_ok=True)
-            image = cv2.imread(str(source), cv2.IMREAD_COLOR)
-            assert cv2.imwrite(str(full), image)
-            Image.fromarray(image[:, :, ::-1]).quantize(256).save(palette, "BMP")
-    return root
+sys.path.insert(0, str(HERE.parent))
+from bench.photos import CACHE, bmp_set, photo_set  # noqa: E402
 
 
 def command(src: Path, dst: Path, workers: int) -> float:
@@ -114,13 +70,13 @@ def pooled(src: Path, dst: Path, pool: str, workers: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--photos", type=int, default=None, help="how many wallpapers (x2 BMP kinds); all 16")
+    parser.add_argument("--photos", type=int, default=24, help="how many photos (x2 BMP kinds)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per configuration; the best counts")
     parser.add_argument("--pools", action="store_true", help="also compare thread and process pools in-process")
     args = parser.parse_args()
 
-    src = bmp_set(photos(unpacked(), args.photos))
-    files = sorted(src.rglob("*.bmp"))
+    files = sorted(bmp_set(photo_set(args.photos)))
+    src = CACHE / "bmp"
     total = sum(f.stat().st_size for f in files)
     sizes = {cv2.imread(str(f), cv2.IMREAD_UNCHANGED).shape[1::-1] for f in files[:3]}
     print(f"{len(files)} BMPs (24-bit and 8-bit palette), {total / 1e6:.0f} MB, e.g. {sorted(sizes)}; "
