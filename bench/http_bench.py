@@ -3,6 +3,7 @@
     .venv/bin/python bench/http_bench.py [--peers sharp,thumbor,seed] [--seconds 20] [--rounds 2]
     .venv/bin/python bench/http_bench.py --cache      # repeated URL, result cache on, vs a bare Flask app
     .venv/bin/python bench/http_bench.py --bmp        # BMP archive to 1024 px PNG over HTTP vs in-process
+    .venv/bin/python bench/http_bench.py --overhead   # the thumbnails over HTTP vs in-process, 1 and 8 clients
 
 Workload (issue 3): 300 px wide JPEG q80 thumbnails of 24 real photos (bench/photos.py), 8 concurrent
 connections driven by wrk (Debian's `wrk`), no result cache anywhere. Peers are installed on demand
@@ -96,8 +97,8 @@ def wait_for(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
 def wrk(port: int, paths: list[str], seconds: float, connections: int = 8) -> tuple[float, float, float, int]:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(WRK_SCRIPT % ", ".join(f'"{p}"' for p in paths))
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds:g}s", "--latency",
-                          "-s", str(script), f"http://127.0.0.1:{port}"], capture_output=True, text=True,
+    out = subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds:g}s",
+                          "--latency", "-s", str(script), f"http://127.0.0.1:{port}"], capture_output=True, text=True,
                          check=True).stdout
     script.unlink()
 
@@ -142,7 +143,8 @@ SERVERS = {
 }
 
 
-def run_server(name: str, command: list[str], port: int, paths: list[str], seconds: float) -> Result:
+def run_server(name: str, command: list[str], port: int, paths: list[str], seconds: float,
+               connections: int = 8) -> Result:
     env = {**os.environ, "NODE_ENV": "production", "NODE_PATH": str(CACHE / "node/node_modules")}
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=HERE.parent,
@@ -151,7 +153,7 @@ def run_server(name: str, command: list[str], port: int, paths: list[str], secon
         wait_for(port, process)
         wrk(port, paths, 3)  # warm-up: caches of the file system, the JIT of node, thumbor's imports
         time.sleep(2)        # requests the warm-up left behind finish (or, in imgserve, leave the queue)
-        rps, p50, p99, errors = wrk(port, paths, seconds)
+        rps, p50, p99, errors = wrk(port, paths, seconds, connections)
         return Result(name, rps, p50, p99, tree_rss_mb(process.pid), errors)
     except BaseException:
         log.seek(0)
@@ -267,6 +269,45 @@ def bmps(args: argparse.Namespace) -> None:
           f"{best_local:.2f} images/s; HTTP / in-process = {best_http / best_local:.2f}")
 
 
+def in_process(items: list[bytes], options, threads: int) -> float:
+    """Images/s rendering `items` in this process on `threads` threads (the same pipeline, no HTTP)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imgserve.pipeline import render
+    from imgserve.settings import Settings
+
+    settings = Settings.load({}, root=str(HERE), max_pixels="200000000")
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda data: render(data, options, settings), items * 2))
+    return 2 * len(items) / (time.perf_counter() - started)
+
+
+def overhead(args: argparse.Namespace) -> None:
+    """What the HTTP path costs: the thumbnail workload over HTTP with one client and with 8, against the
+    same renders in-process on one thread and on a thread per core, interleaved in one run."""
+    from imgserve.options import Options
+
+    root, names = photo_root(photo_set(), "photoroot")
+    paths = [SERVERS["imgserve"][1](n, 300) for n in names]
+    items = [(root / n).read_bytes() for n in names]
+    options = Options(w=300, format="jpeg", q=80)
+    cores = os.cpu_count() or 1
+    best: dict[str, float] = {}
+    for _ in range(args.rounds):
+        for clients, threads in ((1, 1), (8, cores)):
+            port = free_port()
+            command = SERVERS["imgserve"][0](root, port)
+            http = run_server("imgserve", command, port, paths, args.seconds, clients).rps
+            best[f"http {clients}"] = max(best.get(f"http {clients}", 0.0), http)
+            best[f"local {threads}"] = max(best.get(f"local {threads}", 0.0), in_process(items, options, threads))
+    print(f"{len(names)} photos, 300 px JPEG q80, no result cache, best of {args.rounds} rounds")
+    for clients, threads in ((1, 1), (8, cores)):
+        http, local = best[f"http {clients}"], best[f"local {threads}"]
+        print(f"HTTP, {clients} client(s): {http:6.1f} req/s; in-process, {threads} thread(s): {local:6.1f} images/s; "
+              f"HTTP / in-process = {http / local:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--peers", default="sharp,thumbor,seed")
@@ -274,10 +315,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cache", action="store_true")
     parser.add_argument("--bmp", action="store_true")
+    parser.add_argument("--overhead", action="store_true")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
-    (cached if args.cache else bmps if args.bmp else thumbnails)(args)
+    (cached if args.cache else bmps if args.bmp else overhead if args.overhead else thumbnails)(args)
 
 
 if __name__ == "__main__":
