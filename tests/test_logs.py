@@ -1,10 +1,13 @@
+import io
 import json
 import logging
+import queue
+from datetime import UTC, datetime
 
 import pytest
 
 import imgserve.web
-from imgserve.logs import JsonFormatter
+from imgserve.logs import PLAIN, JsonFormatter, PlainFormatter, Writer
 
 
 @pytest.fixture
@@ -93,3 +96,34 @@ def test_json_form_of_other_lines_and_tracebacks() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "failed on x" and line["level"] == "ERROR"
     assert "ValueError: boom" in line["exception"]
+
+
+def _record(created: float, message: str = "hello", args: tuple = ()) -> logging.LogRecord:
+    record = logging.LogRecord("imgserve", logging.INFO, __file__, 1, message, args, None)
+    record.created, record.msecs = created, (created - int(created)) * 1000
+    return record
+
+
+def test_timestamps_match_loggings_own_across_seconds() -> None:
+    plain, json_form, reference = PlainFormatter(), JsonFormatter(), logging.Formatter(PLAIN)
+    for created in (1_700_000_000.125, 1_700_000_000.875, 1_700_000_001.5, 1_700_000_000.25):
+        record = _record(created)
+        assert plain.format(record) == reference.format(record)
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert json.loads(json_form.format(record))["time"] == expected
+
+
+def test_writer_writes_every_queued_line_in_order_and_flushes_on_stop() -> None:
+    records: queue.SimpleQueue = queue.SimpleQueue()
+    stream = io.StringIO()
+    for i in range(2500):  # more than one batch
+        records.put(_record(1_700_000_000 + i / 1000, f"line {i}"))
+    bad = _record(1_700_000_000, "%s %s", ("x",))  # too few arguments: formatting raises
+    records.put(bad)
+    writer = Writer(records, stream, PlainFormatter())
+    writer.start()
+    writer.stop()
+    lines = stream.getvalue().splitlines()
+    assert [line.rsplit(": ", 1)[1] for line in lines[:2500]] == [f"line {i}" for i in range(2500)]
+    assert lines[2500].startswith("unloggable record from imgserve")
+    assert not writer.is_alive()
