@@ -17,6 +17,9 @@ The rules, in the order they are applied to the URL and to every redirect it lea
   every read waits at most until it, and a watchdog shuts the socket when it passes, so a server that
   stalls, or drips its headers or body a byte at a time, is cut off on time. A body that does not
   start like an image is a 502 as soon as its first bytes arrive.
+- At most IMGSERVE_REMOTE_MAX_DOWNLOADS fetches run at once; past that, 503 with Retry-After at once.
+  Each may hold up to MAX_SOURCE_BYTES while it reads, so this is what bounds their memory (renders
+  are bounded by admission.py once the bytes are in).
 
 Caching: the remote's ETag and Last-Modified are remembered per URL; a URL seen before is revalidated
 with a conditional GET, and a 304 means the result cache can serve what it made from the same bytes.
@@ -136,8 +139,10 @@ class _Target:
 
 class Remote:
     def __init__(self, allow: tuple[str, ...], *, max_bytes: int, timeout: float, connect_timeout: float,
-                 max_redirects: int, tls: ssl.SSLContext | None = None) -> None:
+                 max_redirects: int, max_downloads: int, tls: ssl.SSLContext | None = None) -> None:
         self.allow = frozenset(allow)
+        self.max_downloads = max_downloads
+        self._downloads = threading.BoundedSemaphore(max_downloads)
         self.max_bytes = max_bytes
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -169,6 +174,15 @@ class Remote:
 
     def _get(self, url: str, conditional: Validators | None) -> tuple[http.client.HTTPMessage, bytes | None]:
         """The final response's headers and body (None for a 304 to a conditional request)."""
+        if not self._downloads.acquire(blocking=False):
+            raise Problem(503, f"{self.max_downloads} remote images are being read already, the most "
+                               "IMGSERVE_REMOTE_MAX_DOWNLOADS allows; try again shortly", headers={"Retry-After": "1"})
+        try:
+            return self._follow(url, conditional)
+        finally:
+            self._downloads.release()
+
+    def _follow(self, url: str, conditional: Validators | None) -> tuple[http.client.HTTPMessage, bytes | None]:
         deadline = time.monotonic() + self.timeout
         for hop in range(self.max_redirects + 1):
             try:

@@ -171,6 +171,8 @@ class Settings:
     remote_timeout: float = setting(10.0, _number(0.01, 600), "seconds one /fetch may take to read a remote image")
     remote_connect_timeout: float = setting(3.0, _number(0.01, 600), "seconds /fetch may take to connect")
     remote_max_redirects: int = setting(5, _int(0, 20), "redirects /fetch follows, each checked like the URL")
+    remote_max_downloads: int = setting(
+        8, _int(1, 1000), "remote images read at once (each up to MAX_SOURCE_BYTES); past that, 503")
 
     @property
     def page_enabled(self) -> bool:

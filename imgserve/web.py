@@ -53,7 +53,8 @@ class Service:
         self.metrics = metrics.Metrics(self)
         self.remote = Remote(settings.remote_allow, max_bytes=settings.max_source_bytes,
                              timeout=settings.remote_timeout, connect_timeout=settings.remote_connect_timeout,
-                             max_redirects=settings.remote_max_redirects)
+                             max_redirects=settings.remote_max_redirects,
+                             max_downloads=settings.remote_max_downloads)
         for name, query in settings.presets.items():
             try:
                 parse(MultiDict(parse_qsl(query, keep_blank_values=True)), replace(settings, presets_only=False))

@@ -171,6 +171,27 @@ def test_a_server_that_stalls_or_drips_times_out(fetch_client, origin, route: st
     assert time.monotonic() - started < 1.5
 
 
+def test_downloads_at_once_are_bounded_and_the_next_one_is_503_at_once(root, origin) -> None:
+    """Each download may hold MAX_SOURCE_BYTES while it reads: their number bounds that memory."""
+    import threading
+
+    client = make_client(root, f"127.0.0.1:{origin.port}", remote_max_downloads="1", remote_timeout="2")
+    origin.routes["/slow"] = o.stall(origin, QUAD[:100], len(QUAD))
+    origin.routes["/quad.png"] = o.image(QUAD)
+    stalled = threading.Thread(target=lambda: fetch(client, origin.url("/slow")))
+    stalled.start()
+    deadline = time.monotonic() + 2
+    while not any(path == "/slow" for path, _ in origin.seen) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    response = fetch(client, origin.url("/quad.png"), "w=40")
+    body = problem(response, 503)
+    assert time.monotonic() - started < 0.5 and response.headers["Retry-After"] == "1"
+    assert "IMGSERVE_REMOTE_MAX_DOWNLOADS" in body["detail"]
+    stalled.join()  # timed out: its place is free again
+    assert decode(fetch(client, origin.url("/quad.png"), "w=40").data).shape == (30, 40, 3)
+
+
 @pytest.mark.parametrize("route, status, fragment", [
     (o.status(404), 404, "no such image"),
     (o.status(410), 404, "410 Gone"),
@@ -374,7 +395,7 @@ def test_tls_uses_the_host_name_for_sni_and_the_certificate(tmp_path, fake_dns, 
     with o.Origin(tls=server_tls) as origin:
         origin.routes["/quad.png"] = o.image(QUAD)
         remote = Remote((f"images.test:{origin.port}",), max_bytes=10**6, timeout=2, connect_timeout=1,
-                        max_redirects=0, tls=client_tls)
+                        max_redirects=0, max_downloads=1, tls=client_tls)
         url = f"https://images.test:{origin.port}/quad.png"
         if ok:
             assert remote.open(url).read() == QUAD
