@@ -59,31 +59,32 @@ class ServiceCollector:
 
     def collect(self) -> Iterator[Metric]:
         cache, admission = self.service.cache, self.service.admission
-        yield CounterMetricFamily("imgserve_result_cache_hits", "Results served from the in-memory cache",
-                                  value=cache.hits)
-        yield CounterMetricFamily("imgserve_result_cache_misses", "Results not in the cache (rendered, or waited for)",
-                                  value=cache.misses)
-        yield GaugeMetricFamily("imgserve_result_cache_bytes", "Bytes the cached results weigh",
-                                value=cache.bytes)
-        yield GaugeMetricFamily("imgserve_result_cache_limit_bytes", "The cache budget (IMGSERVE_CACHE_BYTES)",
-                                value=cache.max_bytes)
-        yield GaugeMetricFamily("imgserve_result_cache_entries", "Results in the cache", value=len(cache))
-        yield GaugeMetricFamily("imgserve_images_in_flight", "Images being decoded and processed now",
-                                value=admission.in_flight)
-        yield GaugeMetricFamily("imgserve_images_in_flight_limit", "Processing slots (IMGSERVE_MAX_IN_FLIGHT)",
-                                value=admission.limit)
-        yield GaugeMetricFamily("imgserve_images_waiting", "Requests waiting for a processing slot",
-                                value=admission.waiting)
-        yield GaugeMetricFamily("imgserve_images_waiting_limit", "Queue places (IMGSERVE_MAX_QUEUE)",
-                                value=admission.queue)
-        yield GaugeMetricFamily("imgserve_image_memory_reserved_bytes", "Pixel memory reserved by renders now",
-                                value=admission.reserved)
-        yield GaugeMetricFamily("imgserve_image_memory_limit_bytes", "The render memory budget (IMGSERVE_MAX_MEMORY)",
-                                value=admission.memory)
-        yield CounterMetricFamily("imgserve_requests_shed", "Renders refused with 503: slots and queue were full",
-                                  value=admission.shed)
-        yield CounterMetricFamily("imgserve_requests_abandoned", "Queued renders dropped: their client hung up",
-                                  value=admission.abandoned)
+        for family, name, help, value in (
+            (CounterMetricFamily, "imgserve_result_cache_hits", "Results served from the in-memory cache",
+             cache.hits),
+            (CounterMetricFamily, "imgserve_result_cache_misses", "Results not in the cache (rendered, or waited for)",
+             cache.misses),
+            (GaugeMetricFamily, "imgserve_result_cache_bytes", "Bytes the cached results weigh", cache.bytes),
+            (GaugeMetricFamily, "imgserve_result_cache_limit_bytes", "The cache budget (IMGSERVE_CACHE_BYTES)",
+             cache.max_bytes),
+            (GaugeMetricFamily, "imgserve_result_cache_entries", "Results in the cache", len(cache)),
+            (GaugeMetricFamily, "imgserve_images_in_flight", "Images being decoded and processed now",
+             admission.in_flight),
+            (GaugeMetricFamily, "imgserve_images_in_flight_limit", "Processing slots (IMGSERVE_MAX_IN_FLIGHT)",
+             admission.limit),
+            (GaugeMetricFamily, "imgserve_images_waiting", "Requests waiting for a processing slot",
+             admission.waiting),
+            (GaugeMetricFamily, "imgserve_images_waiting_limit", "Queue places (IMGSERVE_MAX_QUEUE)", admission.queue),
+            (GaugeMetricFamily, "imgserve_image_memory_reserved_bytes", "Pixel memory reserved by renders now",
+             admission.reserved),
+            (GaugeMetricFamily, "imgserve_image_memory_limit_bytes", "The render memory budget (IMGSERVE_MAX_MEMORY)",
+             admission.memory),
+            (CounterMetricFamily, "imgserve_requests_shed", "Renders refused with 503: slots and queue were full",
+             admission.shed),
+            (CounterMetricFamily, "imgserve_requests_abandoned", "Queued renders dropped: their client hung up",
+             admission.abandoned),
+        ):
+            yield family(name, help, value=value)
 
 
 @bp.get("/metrics")
