@@ -49,8 +49,8 @@ def key(environ: dict) -> tuple[str, str, bool] | None:
         return None
     if "HTTP_IF_MODIFIED_SINCE" in environ and "HTTP_IF_NONE_MATCH" not in environ:
         return None  # dates are compared on the full way (If-None-Match, when given, decides alone)
-    query = environ.get("QUERY_STRING", "")
-    return environ["PATH_INFO"], query, "auto" in query and accepts_webp(environ.get("HTTP_ACCEPT", ""))
+    # The Accept class is always part of the key: `format=auto` may come from a preset, out of sight here.
+    return environ["PATH_INFO"], environ.get("QUERY_STRING", ""), accepts_webp(environ.get("HTTP_ACCEPT", ""))
 
 
 NOT_MODIFIED_HEADERS = {"ETag", "Cache-Control", "Last-Modified", "Vary"}

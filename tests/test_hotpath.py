@@ -71,6 +71,17 @@ def test_negotiated_formats_are_remembered_apart(client, svc) -> None:
     assert svc.hot.hits == 2
 
 
+def test_a_preset_with_format_auto_is_negotiated_on_the_hot_path_too(root) -> None:
+    app = create_app({"root": str(root), "presets": "t:w=50&format=auto"})
+    client, svc = app.test_client(), app.extensions["imgserve"]
+    webp = {"Accept": "image/webp,*/*"}
+    for _ in range(2):
+        assert client.get("/image/photo.jpg?preset=t", headers=webp).headers["Content-Type"] == "image/webp"
+        plain = client.get("/image/photo.jpg?preset=t", headers={"Accept": "*/*"})
+        assert plain.headers["Content-Type"] == "image/jpeg" and decode(plain.data).shape == (38, 50, 3)
+    assert svc.hot.hits == 2
+
+
 def test_only_signed_urls_get_in(root) -> None:
     key = "k" * 32
     app = create_app({"root": str(root), "signing_keys": key})
