@@ -394,3 +394,17 @@ def test_dask_cluster_gives_the_same_outputs_and_report(archive: Path, tmp_path:
     converted = len(bmp_factory.KINDS) + 1
     assert f"{converted} converted, 3 skipped, {len(BROKEN)} failed" in out
     assert again_code == 1 and f"0 converted, {converted + 3} skipped, {len(BROKEN)} failed" in again
+
+
+def test_a_fifo_named_like_an_image_fails_instead_of_blocking_the_run(tmp_path: Path) -> None:
+    """Files are opened as the server opens them (non-blocking, regular files only): a named pipe
+    would otherwise block its worker for ever."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "good.bmp").write_bytes(bmp_factory.write("info-24", 8, 8))
+    os.mkfifo(src / "pipe.bmp")
+    run = subprocess.run([sys.executable, "-m", "imgserve", "convert", str(src), str(tmp_path / "dst"),
+                          "--format", "png", "--quiet"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert "failed: pipe.bmp: 404" in run.stderr
+    assert (tmp_path / "dst" / "good.png").is_file() and not (tmp_path / "dst" / "pipe.png").exists()
