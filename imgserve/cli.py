@@ -69,16 +69,17 @@ def info(file: str) -> None:
     """Print JSON facts about an image FILE, read from its header: sizes, channels, depth, format."""
     import json
 
-    from .errors import Problem
     from .info import facts, read_header
+    from .sources import Original
 
     with open(file, "rb") as opened:
+        stat = os.fstat(opened.fileno())
+        original = Original(file, stat.st_size, stat.st_mtime_ns, opened)
         try:
-            header = read_header(opened, Settings().max_source_bytes)
+            header = read_header(original, load_settings({}).max_source_bytes)
         except Problem as problem:
             raise click.ClickException(f"{file}: {problem.detail}") from None
-        stat = os.fstat(opened.fileno())
-    click.echo(json.dumps({"file": file, **facts(header, stat.st_size, stat.st_mtime)}, indent=2))
+    click.echo(json.dumps({"file": file, **facts(header, original.size, original.modified)}, indent=2))
 
 
 @main.command("settings")

@@ -8,28 +8,25 @@ byte limit) and probed again. Nothing is decoded.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 from .codecs import MIME_TYPES
 from .errors import Problem
 from .probe import Header, probe
+from .sources import Original
 
 HEAD_BYTES = 64 * 1024
 
 
-def read_header(file: BinaryIO, limit: int) -> Header:
-    head = file.read(HEAD_BYTES)
+def read_header(original: Original, limit: int) -> Header:
+    head = original.file.read(HEAD_BYTES)
     try:
         return probe(head)
     except Problem:
         if len(head) < HEAD_BYTES:  # that was the whole file: it really is damaged, or not an image
             raise
-    file.seek(0)
-    data = file.read(limit + 1)
-    if len(data) > limit:
-        raise Problem(413, f"the header is not in the first {HEAD_BYTES} bytes, and the original is larger "
-                           f"than the {limit} bytes this server reads")
-    return probe(data)
+    original.file.seek(0)
+    return probe(original.read(limit))
 
 
 def facts(header: Header, size: int, modified: float) -> dict[str, Any]:

@@ -153,7 +153,7 @@ def facts(id: str) -> Response:
         headers = caching_headers(tag, original.modified, svc.settings.cache_max_age, vary=False)
         if not is_resource_modified(request.environ, etag=tag, last_modified=headers["Last-Modified"]):
             return Response(status=304, headers=headers)
-        header = info.read_header(original.file, svc.settings.max_source_bytes)
+        header = info.read_header(original, svc.settings.max_source_bytes)
         body = {"id": id, **info.facts(header, original.size, original.modified)}
     response = make_response(body)
     response.headers.update(headers)

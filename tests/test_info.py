@@ -55,6 +55,16 @@ def test_header_beyond_the_first_64_kib_is_found(client, root) -> None:
     assert (facts["width"], facts["height"]) == (50, 40)
 
 
+def test_a_header_beyond_the_head_is_looked_for_only_within_the_source_limit(root) -> None:
+    jpeg = encode(photo(50, 40), ".jpg")
+    segment = b"\xff\xe2" + (60_002).to_bytes(2, "big") + bytes(60_000)
+    (root / "icc.jpg").write_bytes(jpeg[:2] + segment * 2 + jpeg[2:])
+    client = create_app({"root": str(root), "max_source_bytes": "100000"}).test_client()
+    assert "reads at most 100000" in problem(client.get("/info/icc.jpg"), 413)["detail"]
+    result = CliRunner(env={"IMGSERVE_MAX_SOURCE_BYTES": "100000"}).invoke(main, ["info", str(root / "icc.jpg")])
+    assert result.exit_code == 1 and "reads at most 100000" in result.output
+
+
 def test_info_reads_no_more_than_the_head(client, root, monkeypatch) -> None:
     """A 4 MB PNG: its facts come from the first 64 KiB."""
     import imgserve.sources
