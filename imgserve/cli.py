@@ -55,12 +55,10 @@ def sign(url: str, key: str | None) -> None:
     """Print URL (a path and query, e.g. '/image/x.jpg?w=300') with its signature `s` added."""
     from .signing import sign_url
 
-    if key is None:
-        keys = [k.strip() for k in os.environ.get(PREFIX + "SIGNING_KEYS", "").split(",") if k.strip()]
-        if not keys:
-            raise click.UsageError("no key: pass --key or set IMGSERVE_SIGNING_KEYS")
-        key = keys[0]
-    click.echo(sign_url(url, key))
+    keys = load_settings({"signing_keys": key}).signing_keys  # the server's own rules for keys
+    if not keys:
+        raise click.UsageError("no key: pass --key or set IMGSERVE_SIGNING_KEYS")
+    click.echo(sign_url(url, keys[0]))
 
 
 @main.command()

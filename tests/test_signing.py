@@ -74,6 +74,12 @@ def test_cli_sign_makes_urls_the_server_accepts(signed_client) -> None:
     assert CliRunner().invoke(main, ["sign", "/image/x"], env={"IMGSERVE_SIGNING_KEYS": ""}).exit_code == 2
 
 
+@pytest.mark.parametrize("args, env", [(["--key", "short"], {}), ([], {"IMGSERVE_SIGNING_KEYS": "short"})])
+def test_cli_sign_refuses_a_key_the_server_would_refuse(args: list, env: dict) -> None:
+    result = CliRunner().invoke(main, ["sign", "/image/x", *args], env=env)
+    assert result.exit_code == 2 and "at least 16 characters" in result.output
+
+
 def test_settings_never_print_keys(root) -> None:
     result = CliRunner().invoke(main, ["settings", "--root", str(root), "--signing-keys", KEY])
     assert KEY not in result.output and "IMGSERVE_SIGNING_KEYS=(1 set, not shown)" in result.output
