@@ -37,6 +37,11 @@ class Admission:
         self.abandoned = 0  # requests dropped from the queue because their client hung up
         self._changed = threading.Condition()
 
+    @property
+    def full(self) -> bool:
+        """Every slot busy and every queue place taken: a new render would be refused now."""
+        return self.in_flight >= self.limit and self.waiting >= self.queue
+
     @contextmanager
     def slot(self, gone: Callable[[], bool] = lambda: False) -> Iterator[None]:
         """A processing slot. While waiting for one, `gone()` is asked whether the client is still there
@@ -74,7 +79,7 @@ class Admission:
                 self._changed.notify_all()
 
     def _wait_or_refuse(self, gone: Callable[[], bool]) -> None:
-        if self.waiting >= self.queue:
+        if self.full:
             self._refuse(f"{self.in_flight} images are being processed and {self.waiting} are waiting")
         self.waiting += 1
         try:

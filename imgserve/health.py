@@ -32,7 +32,7 @@ def readyz() -> Response:
     if not (os.path.isdir(root) and os.access(root, os.R_OK | os.X_OK)):
         raise Problem(503, "not ready: the image root is not a readable folder; check the mount and IMGSERVE_ROOT",
                       headers={"Retry-After": "5", "Cache-Control": "no-store"}, **load)
-    if admission.in_flight >= admission.limit and admission.waiting >= admission.queue:
+    if admission.full:
         raise Problem(503, f"not ready: all {admission.limit} processing slots are busy and the queue of "
                            f"{admission.queue} is full; new renders would be refused",
                       headers={"Retry-After": "1", "Cache-Control": "no-store"}, **load)
