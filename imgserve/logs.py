@@ -34,14 +34,28 @@ def access(method: str, path: str, status: int, size: int, seconds: float, *,
     }
     if detail is not None:
         fields["detail"] = _escape(detail)
-    text = f"{method} {fields['path']} {status} {size} B {fields['ms']} ms"
-    if cache_hit is not None:
-        text += f" cache={fields['cache']}"
-    if format:
-        text += f" format={format}"
-    if detail is not None:
-        text += f": {fields['detail']}"
-    ACCESS.info(text, extra={"access": fields})
+    ACCESS.info(_Line(fields), extra={"access": fields})
+
+
+class _Line:
+    """The plain text of an access line, made only when it is written: under `imgserve serve` on the log
+    thread (configure), not on the request's."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.fields = fields
+
+    def __str__(self) -> str:
+        f = self.fields
+        text = f"{f['method']} {f['path']} {f['status']} {f['bytes']} B {f['ms']} ms"
+        if f["cache"] is not None:
+            text += f" cache={f['cache']}"
+        if f["format"]:
+            text += f" format={f['format']}"
+        if "detail" in f:
+            text += f": {f['detail']}"
+        return text
 
 
 def _escape(text: str) -> str:
