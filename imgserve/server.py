@@ -8,7 +8,6 @@ on), idle kept-alive connections are closed, a request that still arrives on a b
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import signal
 import sys
@@ -22,7 +21,7 @@ import waitress
 from waitress import wasyncore
 from werkzeug.wsgi import ClosingIterator
 
-from . import logs
+from . import allocator, logs
 from .errors import PROBLEM_JSON, Problem
 from .nativelog import capture_native_stderr
 from .settings import Settings
@@ -71,20 +70,8 @@ def waitress_options(settings: Settings) -> dict:
                 inbuf_overflow=BODY_SLACK * settings.max_body_bytes + 1, outbuf_overflow=sys.maxsize)
 
 
-def one_malloc_arena() -> None:
-    """glibc gives each thread that contends for malloc an arena of its own (up to 8 per core), and an
-    arena keeps what was freed in it. Renders free large blocks (a progressive JPEG's coefficients:
-    100 MB for 5640x3172), so with a hundred waitress threads the peak RSS serving 24 photos to 8
-    clients was 0.95-1.1 GB. Measured in bench/http_bench.py's workload: one arena, 270-300 MB;
-    two, 380-390 MB for 2% more throughput; a fixed mmap threshold instead, 260 MB but 8% slower
-    (every large block faulted in afresh). A render makes a few dozen allocations, so one arena's
-    lock is not contended. Other allocators than glibc's: nothing to do."""
-    with suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(-8, 1)  # M_ARENA_MAX
-
-
 def serve(settings: Settings) -> None:
-    one_malloc_arena()
+    allocator.tune()
     # Threads waiting for the GIL get it every 1 ms instead of 5: under overload (tests/test_load.py),
     # a 304 probe's median went from 75-79 ms to 58-62 ms; thumbnail throughput did not move.
     sys.setswitchinterval(0.001)
