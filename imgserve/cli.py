@@ -137,7 +137,7 @@ def convert(src: Path, dst: Path, workers: int | None, scheduler: str | None, re
     Outputs newer than their input are skipped, so an interrupted run can simply be started again.
     Exit status: 0 all converted or skipped, 1 some failed, 130 interrupted.
     """
-    from . import allocator, batch
+    from . import batch
     from .report import Progress, ReportFile
 
     settings = load_settings({"root": str(src), **{name: flags.pop(name) for name in LIMITS}})
@@ -152,7 +152,6 @@ def convert(src: Path, dst: Path, workers: int | None, scheduler: str | None, re
     except (ValueError, OSError) as error:
         raise click.BadParameter(str(error), param_hint="--report") from None
     job = batch.Conversion(src, dst, options, batch.Limits.of(settings))
-    allocator.tune()  # renders on threads, as in the server
     progress = Progress(enabled=not quiet and sys.stderr.isatty())
 
     def on_outcome(outcome: batch.Outcome) -> None:
