@@ -11,6 +11,8 @@ into bench/.cache, outside the project's dependencies: sharp from npm, thumbor f
 virtualenv (2 processes, as thumbor is deployed). Servers run one at a time and rounds are
 interleaved, so drift on a shared machine hits all of them; the best round of each counts. Printed:
 one table of req/s, p50/p99 latency, peak RSS (the server's process tree, VmHWM) and ratios.
+--bmp and --overhead run the HTTP side and the in-process side back to back for as long each, and
+print each round's ratio and the median of them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -241,9 +244,11 @@ def cached(args: argparse.Namespace) -> None:
     table(best)
 
 
-def in_process(items: list[bytes], options, threads: int) -> float:
-    """Images/s rendering `items` in this process on `threads` threads (the same pipeline, no HTTP), with
-    malloc set up as `imgserve serve` sets it, so that the ratio measures HTTP and nothing else."""
+def in_process(items: list[bytes], options, threads: int, seconds: float) -> float:
+    """Images/s rendering `items` over and over for `seconds` in this process on `threads` threads (the
+    same pipeline, no HTTP), with malloc set up as `imgserve serve` sets it, so that the ratio measures
+    HTTP and nothing else. As long as the HTTP run: the best of a few 2 s runs is not comparable with
+    the best of a few 20 s runs on a machine whose speed drifts (the short run's best is luckier)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from imgserve import allocator
@@ -251,12 +256,25 @@ def in_process(items: list[bytes], options, threads: int) -> float:
     from imgserve.settings import Settings
 
     allocator.tune()
-
     settings = Settings.load({}, root=str(HERE), max_pixels="200000000")
-    started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda data: render(data, options, settings), items * 2))
-    return 2 * len(items) / (time.perf_counter() - started)
+        def one_pass() -> None:
+            list(pool.map(lambda data: render(data, options, settings), items))
+
+        one_pass()  # warm-up, as the server gets one
+        done, started = 0, time.perf_counter()
+        while done == 0 or time.perf_counter() - started < seconds:
+            one_pass()
+            done += len(items)
+    return done / (time.perf_counter() - started)
+
+
+def compare(label: str, http: list[float], local: list[float]) -> None:
+    """Each round's HTTP/in-process ratio (the two ran back to back), and their median."""
+    ratios = [h / l for h, l in zip(http, local)]
+    print(f"{label}: HTTP {statistics.median(http):6.1f} req/s, in-process {statistics.median(local):6.1f} images/s "
+          f"(medians); HTTP / in-process per round {', '.join(f'{r:.2f}' for r in ratios)}, "
+          f"median {statistics.median(ratios):.2f}")
 
 
 def bmps(args: argparse.Namespace) -> None:
@@ -267,21 +285,20 @@ def bmps(args: argparse.Namespace) -> None:
     paths = [f"/image/{n}?w=1024&format=png" for n in names]
     cores = os.cpu_count() or 1
     items = [(root / n).read_bytes() for n in names]
-    best_http, best_local = 0.0, 0.0
+    http, local = [], []
     for _ in range(args.rounds):
         port = free_port()
-        result = run_server("imgserve", SERVERS["imgserve"][0](root, port), port, paths, args.seconds)
-        best_http = max(best_http, result.rps)
-        best_local = max(best_local, in_process(items, Options(w=1024, format="png"), cores))
+        http.append(run_server("imgserve", SERVERS["imgserve"][0](root, port), port, paths, args.seconds).rps)
+        local.append(in_process(items, Options(w=1024, format="png"), cores, args.seconds))
     megabytes = sum(map(len, items)) / len(items) / 1e6
-    print(f"{len(names)} BMPs (24-bit and 8-bit palette, {megabytes:.0f} MB each on average) to 1024 px PNG")
-    print(f"HTTP: {best_http:.2f} images/s ({best_http * megabytes:.0f} MB/s); in-process on {cores} threads: "
-          f"{best_local:.2f} images/s; HTTP / in-process = {best_http / best_local:.2f}")
+    print(f"{len(names)} BMPs (24-bit and 8-bit palette, {megabytes:.0f} MB each on average) to 1024 px PNG, "
+          f"{args.seconds:g} s each way, {args.rounds} rounds; HTTP {statistics.median(http) * megabytes:.0f} MB/s")
+    compare(f"8 clients vs {cores} threads", http, local)
 
 
 def overhead(args: argparse.Namespace) -> None:
     """What the HTTP path costs: the thumbnail workload over HTTP with one client and with 8, against the
-    same renders in-process on one thread and on a thread per core, interleaved in one run."""
+    same renders in-process on one thread and on a thread per core, back to back in each round."""
     from imgserve.options import Options
 
     root, names = photo_root(photo_set(), "photoroot")
@@ -289,19 +306,18 @@ def overhead(args: argparse.Namespace) -> None:
     items = [(root / n).read_bytes() for n in names]
     options = Options(w=300, format="jpeg", q=80)
     cores = os.cpu_count() or 1
-    best: dict[str, float] = {}
+    pairs = ((1, 1), (8, cores))
+    http: dict[int, list[float]] = {clients: [] for clients, _ in pairs}
+    local: dict[int, list[float]] = {clients: [] for clients, _ in pairs}
     for _ in range(args.rounds):
-        for clients, threads in ((1, 1), (8, cores)):
+        for clients, threads in pairs:
             port = free_port()
             command = SERVERS["imgserve"][0](root, port)
-            http = run_server("imgserve", command, port, paths, args.seconds, clients).rps
-            best[f"http {clients}"] = max(best.get(f"http {clients}", 0.0), http)
-            best[f"local {threads}"] = max(best.get(f"local {threads}", 0.0), in_process(items, options, threads))
-    print(f"{len(names)} photos, 300 px JPEG q80, no result cache, best of {args.rounds} rounds")
-    for clients, threads in ((1, 1), (8, cores)):
-        http, local = best[f"http {clients}"], best[f"local {threads}"]
-        print(f"HTTP, {clients} client(s): {http:6.1f} req/s; in-process, {threads} thread(s): {local:6.1f} images/s; "
-              f"HTTP / in-process = {http / local:.2f}")
+            http[clients].append(run_server("imgserve", command, port, paths, args.seconds, clients).rps)
+            local[clients].append(in_process(items, options, threads, args.seconds))
+    print(f"{len(names)} photos, 300 px JPEG q80, no result cache, {args.seconds:g} s each way, {args.rounds} rounds")
+    for clients, threads in pairs:
+        compare(f"{clients} client(s) vs {threads} thread(s)", http[clients], local[clients])
 
 
 def main() -> None:
