@@ -244,11 +244,12 @@ def cached(args: argparse.Namespace) -> None:
     table(best)
 
 
-def in_process(items: list[bytes], options, threads: int, seconds: float) -> float:
+def in_process(items: list[bytes] | list[Path], options, threads: int, seconds: float) -> float:
     """Images/s rendering `items` over and over for `seconds` in this process on `threads` threads (the
     same pipeline, no HTTP), with malloc set up as `imgserve serve` sets it, so that the ratio measures
     HTTP and nothing else. As long as the HTTP run: the best of a few 2 s runs is not comparable with
-    the best of a few 20 s runs on a machine whose speed drifts (the short run's best is luckier)."""
+    the best of a few 20 s runs on a machine whose speed drifts (the short run's best is luckier).
+    Items given as paths are read for every render, as the server (and cv2.imread) reads them."""
     from concurrent.futures import ThreadPoolExecutor
 
     from imgserve import allocator
@@ -259,7 +260,8 @@ def in_process(items: list[bytes], options, threads: int, seconds: float) -> flo
     settings = Settings.load({}, root=str(HERE), max_pixels="200000000")
     with ThreadPoolExecutor(threads) as pool:
         def one_pass() -> None:
-            list(pool.map(lambda data: render(data, options, settings), items))
+            list(pool.map(lambda item: render(item.read_bytes() if isinstance(item, Path) else item, options, settings),
+                          items))
 
         one_pass()  # warm-up, as the server gets one
         done, started = 0, time.perf_counter()
@@ -285,15 +287,18 @@ def bmps(args: argparse.Namespace) -> None:
     paths = [f"/image/{n}?w=1024&format=png" for n in names]
     cores = os.cpu_count() or 1
     items = [(root / n).read_bytes() for n in names]
-    http, local = [], []
+    options = Options(w=1024, format="png")
+    http, local, files = [], [], []
     for _ in range(args.rounds):
         port = free_port()
         http.append(run_server("imgserve", SERVERS["imgserve"][0](root, port), port, paths, args.seconds).rps)
-        local.append(in_process(items, Options(w=1024, format="png"), cores, args.seconds))
+        local.append(in_process(items, options, cores, args.seconds))
+        files.append(in_process([root / n for n in names], options, cores, args.seconds))
     megabytes = sum(map(len, items)) / len(items) / 1e6
     print(f"{len(names)} BMPs (24-bit and 8-bit palette, {megabytes:.0f} MB each on average) to 1024 px PNG, "
           f"{args.seconds:g} s each way, {args.rounds} rounds; HTTP {statistics.median(http) * megabytes:.0f} MB/s")
-    compare(f"8 clients vs {cores} threads", http, local)
+    compare(f"8 clients vs {cores} threads, originals in memory", http, local)
+    compare(f"8 clients vs {cores} threads, originals read from disk", http, files)
 
 
 def overhead(args: argparse.Namespace) -> None:
