@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cachetools import LRUCache
+from werkzeug.http import is_resource_modified
 
 from .options import accepts_webp
 
@@ -56,12 +57,6 @@ def key(environ: dict) -> tuple[str, str, bool] | None:
 NOT_MODIFIED_HEADERS = {"ETag", "Cache-Control", "Last-Modified", "Vary"}
 
 
-def _matches(if_none_match: str | None, tag: str) -> bool:
-    """If-None-Match's weak comparison: `*`, or the tag among the listed ones (with or without W/).
-    Tags are quoted digests, so finding one inside the header cannot be a false match."""
-    return if_none_match is not None and (if_none_match.strip() == "*" or tag in if_none_match)
-
-
 class HotPath:
     """WSGI middleware in front of the Flask app; `service` holds the result cache and the accounting."""
 
@@ -84,7 +79,7 @@ class HotPath:
         started = time.perf_counter()
         found = key(environ)
         known = self._still_true(found) if found else None
-        if known is not None and _matches(environ.get("HTTP_IF_NONE_MATCH"), known.tag):
+        if known is not None and not is_resource_modified(environ, etag=known.tag):  # as the full way decides
             start_response("304 Not Modified", [(k, v) for k, v in known.headers if k in NOT_MODIFIED_HEADERS])
             self.hits += 1
             self.service.account(environ, ENDPOINT, 304, 0, time.perf_counter() - started)
