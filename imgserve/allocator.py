@@ -35,4 +35,4 @@ def tune() -> bool:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
-    return all([mallopt(parameter, value) == 1 for parameter, value in SETTINGS])
+    return all([mallopt(parameter, value) == 1 for parameter, value in SETTINGS])  # a list: every one is tried
