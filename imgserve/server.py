@@ -29,13 +29,17 @@ from .web import create_app
 
 log = logging.getLogger("imgserve")
 BODY_SLACK = 2  # waitress reads bodies up to this many times MAX_BODY_BYTES, so the app can answer 413 itself
+DRAINING = "draining"  # the endpoint label of requests refused while shutting down (never routed)
 
 
 class Drain:
-    """WSGI middleware that knows how many requests are in progress and refuses new ones once stopping."""
+    """WSGI middleware that knows how many requests are in progress and refuses new ones once stopping.
+    A refusal gets its access line and is counted through `account` (web.Service.account), like any
+    answer: an operator should see how many requests a shutdown turned away."""
 
-    def __init__(self, app: Callable) -> None:
+    def __init__(self, app: Callable, account: Callable[..., None]) -> None:
         self.app = app
+        self.account = account
         self.active = 0
         self.stopping = False
         self._lock = threading.Lock()
@@ -43,8 +47,10 @@ class Drain:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if self.stopping:
             problem = Problem(503, "the server is shutting down; retry on another instance")
+            body = problem.body()
             start_response("503 Service Unavailable", [("Content-Type", PROBLEM_JSON), ("Retry-After", "1")])
-            return [problem.body()]
+            self.account(environ, DRAINING, 503, len(body), 0.0, detail=problem.detail)
+            return [body]
         with self._lock:
             self.active += 1
         try:
@@ -78,7 +84,8 @@ def serve(settings: Settings) -> None:
     capture_native_stderr()
     listener = logs.configure(settings.log_format)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
-    drain = Drain(create_app({f.name: getattr(settings, f.name) for f in fields(Settings)}))
+    app = create_app({f.name: getattr(settings, f.name) for f in fields(Settings)})
+    drain = Drain(app, app.extensions["imgserve"].account)
     server = waitress.create_server(drain, **waitress_options(settings))
     signal.signal(signal.SIGTERM, lambda signum, frame: _stop(server, drain, settings.shutdown_timeout))
     server.print_listen("Serving on http://{}:{}")

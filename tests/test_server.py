@@ -173,17 +173,32 @@ def test_sigterm_with_nothing_in_progress_exits_at_once(root: Path, tmp_path: Pa
     assert time.monotonic() - started < 3
 
 
-def test_requests_arriving_while_stopping_get_503() -> None:
-    from imgserve.server import Drain
+def test_requests_arriving_while_stopping_get_503_logged_and_counted(root: Path, caplog) -> None:
+    from imgserve import create_app
+    from imgserve.server import DRAINING, Drain
+    from tests.test_metrics import scrape, value
 
-    calls = []
-    drain = Drain(lambda environ, start_response: calls.append(1) or start_response("200 OK", []) or [b"ok"])
-    assert list(drain({}, lambda status, headers: None)) == [b"ok"] and drain.active == 1
-    drain.stopping = True
+    app = create_app({"root": str(root)})
+    drain = Drain(app, app.extensions["imgserve"].account)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/image/quad.png", "QUERY_STRING": "w=10",
+               "SERVER_NAME": "localhost", "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.input": None}
     statuses = []
-    body = b"".join(drain({}, lambda status, headers: statuses.append((status, dict(headers)))))
-    assert statuses[0][0].startswith("503") and statuses[0][1]["Retry-After"] == "1"
-    assert json.loads(body)["status"] == 503 and calls == [1]
+    response = drain(dict(environ), lambda status, headers, *exc: statuses.append(status))
+    served = b"".join(response)
+    response.close()  # as waitress does: the request is over
+    assert statuses == ["200 OK"] and decode(served).shape == (8, 10, 3) and drain.active == 0
+    drain.stopping = True
+    caplog.set_level("INFO", logger="imgserve.access")
+    refused = []
+    body = b"".join(drain(dict(environ), lambda status, headers: refused.append((status, dict(headers)))))
+    assert refused[0][0].startswith("503") and refused[0][1]["Retry-After"] == "1"
+    assert json.loads(body)["status"] == 503
+    line = caplog.records[-1].access
+    assert (line["path"], line["status"], line["bytes"]) == ("/image/quad.png?w=10", 503, len(body))
+    assert "shutting down" in line["detail"]
+    samples = scrape(app.test_client())  # the Flask app itself still answers: only Drain refuses
+    assert value(samples, "imgserve_requests_total", endpoint=DRAINING, status="503") == 1
+    assert value(samples, "imgserve_requests_total", endpoint="/image/<path:id>", status="200") == 1
 
 
 @pytest.mark.parametrize("log_format", ["plain", "json"])
