@@ -279,50 +279,50 @@ def compare(label: str, http: list[float], local: list[float]) -> None:
           f"median {statistics.median(ratios):.2f}")
 
 
-def bmps(args: argparse.Namespace) -> None:
-    """BMP archive to 1024 px PNG: over HTTP, and the same renders in-process on as many threads."""
-    from imgserve.options import Options
-
-    root, names = photo_root(bmp_set(photo_set()), "bmproot")
-    paths = [f"/image/{n}?w=1024&format=png" for n in names]
-    cores = os.cpu_count() or 1
-    items = [(root / n).read_bytes() for n in names]
-    options = Options(w=1024, format="png")
-    http, local, files = [], [], []
-    for _ in range(args.rounds):
-        port = free_port()
-        http.append(run_server("imgserve", SERVERS["imgserve"][0](root, port), port, paths, args.seconds).rps)
-        local.append(in_process(items, options, cores, args.seconds))
-        files.append(in_process([root / n for n in names], options, cores, args.seconds))
-    megabytes = sum(map(len, items)) / len(items) / 1e6
-    print(f"{len(names)} BMPs (24-bit and 8-bit palette, {megabytes:.0f} MB each on average) to 1024 px PNG, "
-          f"{args.seconds:g} s each way, {args.rounds} rounds; HTTP {statistics.median(http) * megabytes:.0f} MB/s")
-    compare(f"8 clients vs {cores} threads, originals in memory", http, local)
-    compare(f"8 clients vs {cores} threads, originals read from disk", http, files)
-
-
-def overhead(args: argparse.Namespace) -> None:
-    """What the HTTP path costs: the thumbnail workload over HTTP with one client and with 8, against the
-    same renders in-process on one thread and on a thread per core, back to back in each round."""
-    from imgserve.options import Options
-
-    root, names = photo_root(photo_set(), "photoroot")
-    paths = [SERVERS["imgserve"][1](n, 300) for n in names]
-    items = [(root / n).read_bytes() for n in names]
-    options = Options(w=300, format="jpeg", q=80)
+def against_in_process(root: Path, paths: list[str], options, baselines: dict[str, list], args: argparse.Namespace,
+                       label: str) -> None:
+    """Each round, for 1 client against 1 thread and 8 clients against a thread per core: the workload over
+    HTTP for `--seconds`, then in-process for as long from each baseline's items, back to back; then each
+    pair's per-round ratios and their median."""
     cores = os.cpu_count() or 1
     pairs = ((1, 1), (8, cores))
     http: dict[int, list[float]] = {clients: [] for clients, _ in pairs}
-    local: dict[int, list[float]] = {clients: [] for clients, _ in pairs}
+    local: dict[tuple[int, str], list[float]] = {(clients, name): [] for clients, _ in pairs for name in baselines}
     for _ in range(args.rounds):
         for clients, threads in pairs:
             port = free_port()
             command = SERVERS["imgserve"][0](root, port)
             http[clients].append(run_server("imgserve", command, port, paths, args.seconds, clients).rps)
-            local[clients].append(in_process(items, options, threads, args.seconds))
-    print(f"{len(names)} photos, 300 px JPEG q80, no result cache, {args.seconds:g} s each way, {args.rounds} rounds")
+            for name, items in baselines.items():
+                local[clients, name].append(in_process(items, options, threads, args.seconds))
+    print(f"{label}, no result cache, {args.seconds:g} s each way, {args.rounds} rounds")
     for clients, threads in pairs:
-        compare(f"{clients} client(s) vs {threads} thread(s)", http[clients], local[clients])
+        for name in baselines:
+            compare(f"{clients} client(s) vs {threads} thread(s), {name}", http[clients], local[clients, name])
+
+
+def bmps(args: argparse.Namespace) -> None:
+    """BMP archive to 1024 px PNG over HTTP, against the same renders in-process from originals in memory
+    and from originals read from disk for every render (as the server, and cv2.imread, read them)."""
+    from imgserve.options import Options
+
+    root, names = photo_root(bmp_set(photo_set()), "bmproot")
+    items = [(root / n).read_bytes() for n in names]
+    megabytes = sum(map(len, items)) / len(items) / 1e6
+    label = f"{len(names)} BMPs (24-bit and 8-bit palette, {megabytes:.0f} MB each on average) to 1024 px PNG"
+    against_in_process(root, [f"/image/{n}?w=1024&format=png" for n in names], Options(w=1024, format="png"),
+                       {"originals in memory": items, "originals read from disk": [root / n for n in names]}, args,
+                       label)
+
+
+def overhead(args: argparse.Namespace) -> None:
+    """What the HTTP path costs on the thumbnail workload."""
+    from imgserve.options import Options
+
+    root, names = photo_root(photo_set(), "photoroot")
+    against_in_process(root, [SERVERS["imgserve"][1](n, 300) for n in names], Options(w=300, format="jpeg", q=80),
+                       {"originals in memory": [(root / n).read_bytes() for n in names]}, args,
+                       f"{len(names)} photos, 300 px JPEG q80")
 
 
 def main() -> None:
