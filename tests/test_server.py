@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -273,3 +274,40 @@ def request_with_body(port: int, path: str, body) -> tuple[int, Message, bytes]:
         return response.status, response.headers, response.read()
     finally:
         connection.close()
+
+
+def test_waitress_hands_each_request_to_the_thread_idle_last() -> None:
+    """Requests one after another run on one warm thread, not on each of the pool's threads in turn
+    (threading.Condition's order, which this fails with)."""
+    from imgserve.server import dispatcher
+
+    class Task:
+        def __init__(self, ran: list[str]) -> None:
+            self.ran = ran
+
+        def service(self) -> None:
+            self.ran.append(threading.current_thread().name)
+
+        def cancel(self) -> None:
+            pass
+
+    tasks = dispatcher(8)
+    ran: list[str] = []
+
+    def all_idle() -> None:
+        deadline = time.monotonic() + 5
+        while tasks.active_count and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert tasks.active_count == 0
+
+    try:
+        all_idle()
+        for count in range(1, 17):
+            tasks.add_task(Task(ran))
+            while len(ran) < count:
+                time.sleep(0.001)
+            all_idle()
+        assert len(ran) == 16 and len(set(ran)) == 1, ran
+    finally:
+        tasks.shutdown(timeout=2)
+    assert not tasks.threads  # notify_all reached every idle thread
