@@ -26,6 +26,9 @@ def setting_flags(command: Callable, names: Collection[str] | None = None) -> Ca
     return command
 
 
+NO_ROOT = {"root": "."}  # for commands that read no folder of originals: its check is not theirs
+
+
 def load_settings(flags: dict[str, Any]) -> Settings:
     try:
         return Settings.load(**{name: value for name, value in flags.items() if value is not None})
@@ -55,7 +58,7 @@ def sign(url: str, key: str | None) -> None:
     """Print URL (a path and query, e.g. '/image/x.jpg?w=300') with its signature `s` added."""
     from .signing import sign_url
 
-    keys = load_settings({"signing_keys": key}).signing_keys  # the server's own rules for keys
+    keys = load_settings({**NO_ROOT, "signing_keys": key}).signing_keys  # the server's own rules for keys
     if not keys:
         raise click.UsageError("no key: pass --key or set IMGSERVE_SIGNING_KEYS")
     click.echo(sign_url(url, keys[0]))
@@ -74,7 +77,7 @@ def info(file: str) -> None:
         stat = os.fstat(opened.fileno())
         original = Original(file, stat.st_size, stat.st_mtime_ns, opened)
         try:
-            header = read_header(original, load_settings({}).max_source_bytes)
+            header = read_header(original, load_settings(NO_ROOT).max_source_bytes)
         except Problem as problem:
             raise click.ClickException(f"{file}: {problem.detail}") from None
     click.echo(json.dumps({"file": file, **facts(header, original.size, original.modified)}, indent=2))

@@ -43,3 +43,19 @@ def test_serve_keeps_request_bodies_in_memory_and_bounded(tmp_path: Path) -> Non
     seen = waitress_options(Settings.load({}, root=str(tmp_path), max_body_bytes="1000000"))
     assert seen["max_request_body_size"] == 2000000 and seen["inbuf_overflow"] > 2000000
     assert seen["outbuf_overflow"] >= 2**40
+
+
+def test_info_and_sign_work_outside_a_folder_of_originals(tmp_path: Path, monkeypatch) -> None:
+    """Neither reads the image root, so a missing `images/` (the default root) must not stop them."""
+    import cv2
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("IMGSERVE_ROOT", raising=False)
+    (tmp_path / "a.png").write_bytes(cv2.imencode(".png", np.zeros((3, 5, 3), np.uint8))[1].tobytes())
+    info = CliRunner().invoke(main, ["info", "a.png"])
+    assert info.exit_code == 0, info.output
+    assert '"width": 5' in info.output and '"height": 3' in info.output
+    signed = CliRunner().invoke(main, ["sign", "/image/a.png?w=3"], env={"IMGSERVE_SIGNING_KEYS": "k" * 16})
+    assert signed.exit_code == 0, signed.output
+    assert signed.output.startswith("/image/a.png?w=3&s=")
