@@ -70,7 +70,7 @@ def waitress_options(settings: Settings) -> dict:
     file. Keep them in memory, and let waitress itself refuse (from the header, with a plain-text 413)
     only bodies so large that reading them to answer with problem+json would be a waste. It also spills
     responses over 1 MB not yet sent to a temporary file: they are in memory already, keep them."""
-    return dict(host=settings.host, port=settings.port, threads=settings.threads,
+    return dict(host=settings.host, port=settings.port,  # threads: `dispatcher` starts them
                 connection_limit=settings.max_connections, ident="imgserve",
                 channel_request_lookahead=1,  # lets waitress see a client hang up (admission.slot's `gone`)
                 max_request_body_size=BODY_SLACK * settings.max_body_bytes,
