@@ -11,8 +11,9 @@ into bench/.cache, outside the project's dependencies: sharp from npm, thumbor f
 virtualenv (2 processes, as thumbor is deployed). Servers run one at a time and rounds are
 interleaved, so drift on a shared machine hits all of them; the best round of each counts. Printed:
 one table of req/s, p50/p99 latency, peak RSS (the server's process tree, VmHWM) and ratios.
---bmp and --overhead run the HTTP side and the in-process side back to back for as long each, and
-print each round's ratio and the median of them.
+--bmp and --overhead start imgserve once per client count and then alternate the HTTP side and the
+in-process side, as long each, round by round; they print each round's ratio and the median of them
+(short windows and many rounds: `--seconds 5 --rounds 12`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,8 +149,9 @@ SERVERS = {
 }
 
 
-def run_server(name: str, command: list[str], port: int, paths: list[str], seconds: float,
-               connections: int = 8) -> Result:
+@contextmanager
+def started(name: str, command: list[str], port: int, paths: list[str]) -> Iterator[subprocess.Popen]:
+    """A server running and warmed up on `paths`; stopped (and its log shown, on failure) at the end."""
     env = {**os.environ, "NODE_ENV": "production", "NODE_PATH": str(CACHE / "node/node_modules")}
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=HERE.parent,
@@ -156,8 +160,7 @@ def run_server(name: str, command: list[str], port: int, paths: list[str], secon
         wait_for(port, process)
         wrk(port, paths, 3)  # warm-up: caches of the file system, the JIT of node, thumbor's imports
         time.sleep(2)        # requests the warm-up left behind finish (or, in imgserve, leave the queue)
-        rps, p50, p99, errors = wrk(port, paths, seconds, connections)
-        return Result(name, rps, p50, p99, tree_rss_mb(process.pid), errors)
+        yield process
     except BaseException:
         log.seek(0)
         print(f"--- {name} ({' '.join(command)}):\n{log.read().decode(errors='replace')[-3000:]}", file=sys.stderr)
@@ -171,6 +174,13 @@ def run_server(name: str, command: list[str], port: int, paths: list[str], secon
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def run_server(name: str, command: list[str], port: int, paths: list[str], seconds: float,
+               connections: int = 8) -> Result:
+    with started(name, command, port, paths) as process:
+        rps, p50, p99, errors = wrk(port, paths, seconds, connections)
+        return Result(name, rps, p50, p99, tree_rss_mb(process.pid), errors)
 
 
 def photo_root(paths: list[Path], folder: str) -> tuple[Path, list[str]]:
@@ -281,20 +291,22 @@ def compare(label: str, http: list[float], local: list[float]) -> None:
 
 def against_in_process(root: Path, paths: list[str], options, baselines: dict[str, list], args: argparse.Namespace,
                        label: str) -> None:
-    """Each round, for 1 client against 1 thread and 8 clients against a thread per core: the workload over
-    HTTP for `--seconds`, then in-process for as long from each baseline's items, back to back; then each
-    pair's per-round ratios and their median."""
+    """For 1 client against 1 thread and 8 clients against a thread per core: one server, started and
+    warmed up once as in production, then each round the workload over HTTP for `--seconds` and
+    in-process for as long from each baseline's items, back to back; then each pair's per-round ratios
+    and their median. Short windows close together: this machine's speed drifts by 10-20% within a
+    minute, and a fresh server per round would also measure its start (heap growing, pools starting)."""
     cores = os.cpu_count() or 1
     pairs = ((1, 1), (8, cores))
     http: dict[int, list[float]] = {clients: [] for clients, _ in pairs}
     local: dict[tuple[int, str], list[float]] = {(clients, name): [] for clients, _ in pairs for name in baselines}
-    for _ in range(args.rounds):
-        for clients, threads in pairs:
-            port = free_port()
-            command = SERVERS["imgserve"][0](root, port)
-            http[clients].append(run_server("imgserve", command, port, paths, args.seconds, clients).rps)
-            for name, items in baselines.items():
-                local[clients, name].append(in_process(items, options, threads, args.seconds))
+    for clients, threads in pairs:
+        port = free_port()
+        with started("imgserve", SERVERS["imgserve"][0](root, port), port, paths):
+            for _ in range(args.rounds):
+                http[clients].append(wrk(port, paths, args.seconds, clients)[0])
+                for name, items in baselines.items():
+                    local[clients, name].append(in_process(items, options, threads, args.seconds))
     print(f"{label}, no result cache, {args.seconds:g} s each way, {args.rounds} rounds")
     for clients, threads in pairs:
         for name in baselines:
