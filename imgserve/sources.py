@@ -132,7 +132,7 @@ class Folder:
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
             raise _not_found(id)
-        with os.fdopen(fd, "rb") as file:
+        with os.fdopen(fd, "rb", buffering=0) as file:  # read whole: one read(2), no buffer copy or isatty
             yield Original(path.relative_to(self.root).as_posix(), info.st_size, info.st_mtime_ns, file)
 
 
