@@ -290,7 +290,7 @@ def compare(label: str, http: list[float], local: list[float]) -> None:
 
 
 def against_in_process(root: Path, paths: list[str], options, baselines: dict[str, list], args: argparse.Namespace,
-                       label: str) -> None:
+                       label: str) -> dict[int, list[float]]:
     """For 1 client against 1 thread and 8 clients against a thread per core: one server, started and
     warmed up once as in production, then each round the workload over HTTP for `--seconds` and
     in-process for as long from each baseline's items, back to back; then each pair's per-round ratios
@@ -311,6 +311,7 @@ def against_in_process(root: Path, paths: list[str], options, baselines: dict[st
     for clients, threads in pairs:
         for name in baselines:
             compare(f"{clients} client(s) vs {threads} thread(s), {name}", http[clients], local[clients, name])
+    return http
 
 
 def bmps(args: argparse.Namespace) -> None:
@@ -322,9 +323,11 @@ def bmps(args: argparse.Namespace) -> None:
     items = [(root / n).read_bytes() for n in names]
     megabytes = sum(map(len, items)) / len(items) / 1e6
     label = f"{len(names)} BMPs (24-bit and 8-bit palette, {megabytes:.0f} MB each on average) to 1024 px PNG"
-    against_in_process(root, [f"/image/{n}?w=1024&format=png" for n in names], Options(w=1024, format="png"),
-                       {"originals in memory": items, "originals read from disk": [root / n for n in names]}, args,
-                       label)
+    http = against_in_process(root, [f"/image/{n}?w=1024&format=png" for n in names], Options(w=1024, format="png"),
+                              {"originals in memory": items, "originals read from disk": [root / n for n in names]},
+                              args, label)
+    rates = ", ".join(f"{clients} client(s) {statistics.median(r) * megabytes:.0f} MB/s" for clients, r in http.items())
+    print(f"HTTP throughput (medians): {rates}")
 
 
 def overhead(args: argparse.Namespace) -> None:
