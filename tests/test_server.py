@@ -311,3 +311,86 @@ def test_waitress_hands_each_request_to_the_thread_idle_last() -> None:
     finally:
         tasks.shutdown(timeout=2)
     assert not tasks.threads  # notify_all reached every idle thread
+
+
+def test_main_loop_waits_on_a_connection_only_when_it_can_write_to_it() -> None:
+    """Pending output while a worker is sending (it holds the output lock) must not wake waitress's
+    loop: the socket is writable, the loop could do nothing with it and would select again at once.
+    Stock waitress says "writable" there, which this fails with."""
+    from types import SimpleNamespace
+
+    from waitress.adjustments import Adjustments
+
+    from imgserve.server import QuietChannel
+
+    ours, theirs = socket.socketpair()
+    channel = QuietChannel(SimpleNamespace(active_channels={}), ours, ("test", 0), Adjustments(), map={})
+    try:
+        assert not channel.writable()                      # nothing to send
+        channel.outbufs[-1].append(b"x" * 100)
+        channel.total_outbufs_len = 100
+        assert channel.writable()                          # left over from a finished task: the loop sends it
+        channel.requests = ["a request"]
+        assert channel.writable()                          # a task runs but is not sending: help it
+
+        sending, done = threading.Event(), threading.Event()
+
+        def worker() -> None:
+            with channel.outbuf_lock:
+                sending.set()
+                done.wait(5)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        sending.wait(5)
+        try:
+            assert not channel.writable()                  # the worker is inside send(): leave it alone
+            channel.will_close = True
+            assert channel.writable()                      # closing always goes to the loop
+        finally:
+            done.set()
+            thread.join(5)
+    finally:
+        channel.del_channel()
+        ours.close()
+        theirs.close()
+
+
+def test_a_slow_reader_gets_every_byte_of_responses_past_the_output_watermark() -> None:
+    """A worker whose output passes waitress's high watermark waits for the main loop to drain it,
+    while its task still runs (and with a pipelined request queued behind it): the loop must then
+    write, or the worker and the client wait for each other for ever."""
+    from imgserve.server import listen
+
+    chunk = bytes(range(256)) * 256  # 64 KB
+
+    def app(environ, start_response):
+        count = 8 if environ["PATH_INFO"] == "/big" else 1
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(count * len(chunk)))])
+        return (chunk for _ in range(count))
+
+    server = listen(app, 2, host="127.0.0.1", port=0, outbuf_high_watermark=len(chunk),
+                    channel_request_lookahead=1)
+    server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)  # accepted sockets inherit it
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.settimeout(10)
+    try:
+        client.connect(("127.0.0.1", int(server.effective_port)))
+        client.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\nGET /small HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.5)  # not reading: the socket buffers fill and the worker waits for the loop
+        received = b""
+        while received.count(b"HTTP/1.1 200 OK") < 2 or not received.endswith(chunk):
+            data = client.recv(1 << 20)
+            assert data, "connection closed early"
+            received += data
+        first, second = received.split(b"HTTP/1.1 200 OK")[1:]
+        assert first.split(b"\r\n\r\n", 1)[1] == chunk * 8
+        assert second.split(b"\r\n\r\n", 1)[1] == chunk
+    finally:
+        client.close()
+        server.close()
+        thread.join(5)
