@@ -50,6 +50,76 @@ def test_waiting_is_bounded_in_time() -> None:
     holder.join()
 
 
+def wait_until(condition, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_a_freed_slot_wakes_one_waiting_request_and_freed_memory_none(monkeypatch) -> None:
+    """Every wake-up of a queued request is a thread switch and a turn of the GIL taken from the renders:
+    a slot coming free lets one request in, so it wakes one; memory coming back wakes nobody waiting
+    for a slot. (One condition notified to all woke every waiter at each: this fails with it.)"""
+    monkeypatch.setattr("imgserve.admission.GONE_CHECK", 30)  # waiters wake only when told to
+    admission = Admission(limit=1, queue=5, wait=30, memory=2**30)
+    wakes: list[str] = []
+    ran: list[str] = []
+    release = threading.Event()
+
+    def queued(name: str) -> None:
+        with admission.slot(gone=lambda: wakes.append(name) or False):
+            ran.append(name)
+            release.wait(10)
+
+    holder = admission.slot()
+    holder.__enter__()
+    threads = [threading.Thread(target=queued, args=(f"w{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    wait_until(lambda: admission.waiting == 3)
+    with admission.reserve(1000):  # a render's memory, taken and given back
+        pass
+    time.sleep(0.1)
+    assert wakes == []
+    holder.__exit__(None, None, None)
+    wait_until(lambda: len(ran) == 1)
+    time.sleep(0.1)
+    assert wakes == ran and admission.waiting == 2
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert sorted(ran) == ["w0", "w1", "w2"] and (admission.in_flight, admission.waiting) == (0, 0)
+
+
+def test_a_request_that_leaves_after_being_woken_passes_the_slot_on(monkeypatch) -> None:
+    """Woken for the free slot, then finding its client gone, a request must hand the wake-up to the
+    next one, or that one would sleep until its next check with the slot standing idle."""
+    monkeypatch.setattr("imgserve.admission.GONE_CHECK", 30)
+    admission = Admission(limit=1, queue=5, wait=30, memory=2**30)
+    outcomes: list = []
+
+    def queued(gone) -> None:
+        try:
+            with admission.slot(gone=gone):
+                outcomes.append("ran")
+        except Problem as problem:
+            outcomes.append(problem.status)
+
+    holder = admission.slot()
+    holder.__enter__()
+    first = threading.Thread(target=queued, args=(lambda: True,))  # its client hangs up meanwhile
+    first.start()
+    wait_until(lambda: admission.waiting == 1)
+    second = threading.Thread(target=queued, args=(lambda: False,))
+    second.start()
+    wait_until(lambda: admission.waiting == 2)
+    holder.__exit__(None, None, None)
+    first.join(5)
+    second.join(2)
+    assert outcomes == [499, "ran"] and admission.abandoned == 1
+
+
 def test_slots_are_released_when_the_work_fails() -> None:
     admission = Admission(limit=1, queue=0, wait=1, memory=2**30)
     with pytest.raises(ValueError), admission.slot():
