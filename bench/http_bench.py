@@ -11,9 +11,9 @@ into bench/.cache, outside the project's dependencies: sharp from npm, thumbor f
 virtualenv (2 processes, as thumbor is deployed). Servers run one at a time and rounds are
 interleaved, so drift on a shared machine hits all of them; the best round of each counts. Printed:
 one table of req/s, p50/p99 latency, peak RSS (the server's process tree, VmHWM) and ratios.
---bmp and --overhead start imgserve once per client count and then alternate the HTTP side and the
-in-process side, as long each, round by round; they print each round's ratio and the median of them
-(short windows and many rounds: `--seconds 5 --rounds 12`).
+--bmp and --overhead start imgserve once per client count; at 1 client each request is paired with the
+same render in-process, at 8 clients wrk and the in-process threads alternate in windows; they print
+each round's ratio and the median of them (short windows and many rounds: `--seconds 2 --rounds 30`).
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.client import HTTPConnection
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -254,31 +255,61 @@ def cached(args: argparse.Namespace) -> None:
     table(best)
 
 
-def in_process(items: list[bytes] | list[Path], options, threads: int, seconds: float) -> float:
-    """Images/s rendering `items` over and over for `seconds` in this process on `threads` threads (the
-    same pipeline, no HTTP), with malloc set up as `imgserve serve` sets it, so that the ratio measures
-    HTTP and nothing else. As long as the HTTP run: the best of a few 2 s runs is not comparable with
-    the best of a few 20 s runs on a machine whose speed drifts (the short run's best is luckier).
-    Items given as paths are read for every render, as the server (and cv2.imread) reads them."""
-    from concurrent.futures import ThreadPoolExecutor
-
+def local_renderer(options) -> Callable[[bytes | Path], object]:
+    """The service's render of one item, in this process, with malloc set up as `imgserve serve` sets
+    it, so that a ratio measures HTTP and nothing else. An item given as a path is read for every
+    render, as the server (and cv2.imread) reads originals."""
     from imgserve import allocator
     from imgserve.pipeline import render
     from imgserve.settings import Settings
 
     allocator.tune()
     settings = Settings.load({}, root=str(HERE), max_pixels="200000000")
-    with ThreadPoolExecutor(threads) as pool:
-        def one_pass() -> None:
-            list(pool.map(lambda item: render(item.read_bytes() if isinstance(item, Path) else item, options, settings),
-                          items))
+    return lambda item: render(item.read_bytes() if isinstance(item, Path) else item, options, settings)
 
-        one_pass()  # warm-up, as the server gets one
+
+def in_process(items: list[bytes] | list[Path], options, threads: int, seconds: float) -> float:
+    """Images/s rendering `items` over and over for `seconds` in this process on `threads` threads (the
+    same pipeline, no HTTP). As long as the HTTP run: the best of a few 2 s runs is not comparable with
+    the best of a few 20 s runs on a machine whose speed drifts (the short run's best is luckier)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    render = local_renderer(options)
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(render, items))  # warm-up, as the server gets one
         done, started = 0, time.perf_counter()
         while done == 0 or time.perf_counter() - started < seconds:
-            one_pass()
+            list(pool.map(render, items))
             done += len(items)
     return done / (time.perf_counter() - started)
+
+
+def paired(port: int, paths: list[str], baselines: dict[str, list], options, seconds: float
+           ) -> tuple[float, dict[str, float]]:
+    """One client against one thread, request by request: each URL over one kept-alive connection, then
+    the same image rendered in-process from each baseline's item, in turn, for `seconds` (whole passes).
+    Returns requests/s over HTTP and images/s of each baseline, each over its own share of the time.
+    The two halves of a pair are milliseconds apart and see the machine at one speed; windows seconds
+    apart do not (same code, the ratio of 5 s windows ranged 0.70-0.95, of request pairs 0.85-0.91)."""
+    render = local_renderer(options)
+    http, local = 0.0, dict.fromkeys(baselines, 0.0)
+    connection = HTTPConnection("127.0.0.1", port, timeout=60)
+    done, started = 0, time.perf_counter()
+    while done == 0 or time.perf_counter() - started < seconds:
+        for index, path in enumerate(paths):
+            begun = time.perf_counter()
+            connection.request("GET", path)
+            response = connection.getresponse()
+            if response.status != 200 or not response.read():
+                raise SystemExit(f"{path}: HTTP {response.status}")
+            http += time.perf_counter() - begun
+            for name, items in baselines.items():
+                begun = time.perf_counter()
+                render(items[index])
+                local[name] += time.perf_counter() - begun
+        done += len(paths)
+    connection.close()
+    return done / http, {name: done / spent for name, spent in local.items()}
 
 
 def compare(label: str, http: list[float], local: list[float]) -> None:
@@ -291,11 +322,11 @@ def compare(label: str, http: list[float], local: list[float]) -> None:
 
 def against_in_process(root: Path, paths: list[str], options, baselines: dict[str, list], args: argparse.Namespace,
                        label: str) -> dict[int, list[float]]:
-    """For 1 client against 1 thread and 8 clients against a thread per core: one server, started and
-    warmed up once as in production, then each round the workload over HTTP for `--seconds` and
-    in-process for as long from each baseline's items, back to back; then each pair's per-round ratios
-    and their median. Short windows close together: this machine's speed drifts by 10-20% within a
-    minute, and a fresh server per round would also measure its start (heap growing, pools starting)."""
+    """One server, started and warmed up once as in production; each round, 1 client against 1 thread
+    request by request (`paired`), and 8 clients (wrk) against a thread per core in windows of
+    `--seconds`, HTTP then each in-process baseline, back to back. Then each pair's per-round ratios
+    and their median. The machine's speed drifts by 10-20% within seconds: short windows (2 s) and
+    many rounds (30) narrow the median more than long windows do."""
     cores = os.cpu_count() or 1
     pairs = ((1, 1), (8, cores))
     http: dict[int, list[float]] = {clients: [] for clients, _ in pairs}
@@ -304,10 +335,16 @@ def against_in_process(root: Path, paths: list[str], options, baselines: dict[st
         port = free_port()
         with started("imgserve", SERVERS["imgserve"][0](root, port), port, paths):
             for _ in range(args.rounds):
-                http[clients].append(wrk(port, paths, args.seconds, clients)[0])
-                for name, items in baselines.items():
-                    local[clients, name].append(in_process(items, options, threads, args.seconds))
-    print(f"{label}, no result cache, {args.seconds:g} s each way, {args.rounds} rounds")
+                if clients == 1:
+                    rate, rates = paired(port, paths, baselines, options, args.seconds)
+                else:
+                    rate = wrk(port, paths, args.seconds, clients)[0]
+                    rates = {name: in_process(items, options, threads, args.seconds)
+                             for name, items in baselines.items()}
+                http[clients].append(rate)
+                for name in baselines:
+                    local[clients, name].append(rates[name])
+    print(f"{label}, no result cache, {args.rounds} rounds of {args.seconds:g} s")
     for clients, threads in pairs:
         for name in baselines:
             compare(f"{clients} client(s) vs {threads} thread(s), {name}", http[clients], local[clients, name])
