@@ -75,7 +75,7 @@ def info(file: str) -> None:
 
     with open(file, "rb") as opened:
         stat = os.fstat(opened.fileno())
-        original = Original(file, stat.st_size, stat.st_mtime_ns, opened)
+        original = Original(file, file, stat.st_size, stat.st_mtime_ns, opened.fileno())
         try:
             header = read_header(original, load_settings(NO_ROOT).max_source_bytes)
         except Problem as problem:

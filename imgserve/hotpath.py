@@ -27,6 +27,7 @@ from cachetools import LRUCache
 from werkzeug.http import is_resource_modified
 
 from .options import accepts_webp
+from .sources import Original
 
 REMEMBER_SECONDS = 5.0
 ENTRIES = 10_000
@@ -67,12 +68,12 @@ class HotPath:
         self._lock = threading.Lock()
         self.hits = 0
 
-    def remember(self, environ: dict, path: str, mtime_ns: int, size: int, tag: str,
-                 headers: list[tuple[str, str]], format: str) -> None:
+    def remember(self, environ: dict, original: Original, tag: str, headers: list[tuple[str, str]],
+                 format: str) -> None:
         found = key(environ)
-        if found is not None and self.service.cache.max_bytes:
+        if found is not None:
             with self._lock:
-                self._known[found] = Known(path, mtime_ns, size, tag, headers, format,
+                self._known[found] = Known(original.path, original.mtime_ns, original.size, tag, headers, format,
                                            time.monotonic() + REMEMBER_SECONDS)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:

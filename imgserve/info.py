@@ -19,13 +19,12 @@ HEAD_BYTES = 64 * 1024
 
 
 def read_header(original: Original, limit: int) -> Header:
-    head = original.file.read(HEAD_BYTES)
+    head = original.head(HEAD_BYTES)
     try:
         return probe(head)
     except Problem:
         if len(head) < HEAD_BYTES:  # that was the whole file: it really is damaged, or not an image
             raise
-    original.file.seek(0)
     return probe(original.read(limit))
 
 

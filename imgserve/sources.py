@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from .errors import Problem
 
@@ -24,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # Tried in this order when an id comes without an extension.
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+_EXTENSIONS = [variant for ext in EXTENSIONS for variant in (ext, ext.upper())]
 
 
 def _not_found(id: str) -> Problem:
@@ -42,11 +42,13 @@ def safe_parts(id: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Original:
-    """An opened original. `key` is its path relative to the root; `mtime_ns`/`size` come from fstat."""
+    """An opened original. `key` is its path relative to the root, `path` the file it was opened as;
+    `mtime_ns`/`size` come from fstat of the open descriptor `fd`."""
     key: str
+    path: str
     size: int
     mtime_ns: int
-    file: BinaryIO
+    fd: int
 
     @property
     def identity(self) -> str:
@@ -56,32 +58,57 @@ class Original:
     def modified(self) -> float:
         return self.mtime_ns / 1e9
 
+    def head(self, count: int) -> bytes:
+        return os.pread(self.fd, count, 0)
+
     def read(self, limit: int) -> bytes:
         """The `size` bytes the identity (and so the ETag) describes, or 413 when that is over `limit`.
-        Asking for exactly `size` matters: `read(n)` allocates n bytes before it reads."""
+        Asking for exactly `size` matters: a read of n bytes allocates n bytes before it reads."""
         if self.size > limit:
             raise Problem(413, f"the original is {self.size} bytes; this server reads at most {limit}")
-        return self.file.read(self.size)
+        return os.pread(self.fd, self.size, 0)
 
 
 class Folder:
     def __init__(self, root: Path, manifest: Path | None = None) -> None:
         self.root = root.resolve()
+        self._root = str(self.root).rstrip("/")  # "" for /: ids are joined as f"{root}/{segment}"
         self.manifest = load_manifest(manifest) if manifest else {}
 
-    def locate(self, id: str) -> Path:
-        """The file an id names: a manifest key, a path, or a path without its extension."""
-        relative = self.manifest.get(id, id)
-        candidate = self.root.joinpath(*safe_parts(relative))
-        if not candidate.exists() and not candidate.suffix:
-            candidate = next((c for c in _with_extensions(candidate) if c.is_file()), candidate)
-        try:
-            real = candidate.resolve(strict=True)
-        except (OSError, RuntimeError):
-            raise _not_found(id) from None
-        if not within(real, self.root):
-            log.warning("refused %r: it resolves to %s, outside the root or hidden", id, real)
+    def locate(self, id: str) -> str:
+        """The file an id names (a manifest key, a path, or a path without its extension), resolved."""
+        parts = safe_parts(self.manifest.get(id, id))
+        real = self._resolve(parts)
+        if real is None and "." not in parts[-1]:
+            found = (self._resolve([*parts[:-1], parts[-1] + ext]) for ext in _EXTENSIONS)
+            real = next((path for path in found if path and os.path.isfile(path)), None)
+        if real is None:
             raise _not_found(id)
+        return real
+
+    def _resolve(self, parts: list[str]) -> str | None:
+        """The real path of root/parts if it exists, inside the root and not hidden there, else None.
+        One lstat per segment below the (resolved) root: a symlink on the way is followed by realpath,
+        which stats every segment from /, and must lead back inside."""
+        path = self._root
+        for depth, part in enumerate(parts, 1):
+            path = f"{path}/{part}"
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                return None
+            if stat.S_ISLNK(mode):
+                return self._followed("/".join([path, *parts[depth:]]))
+        return path
+
+    def _followed(self, path: str) -> str | None:
+        try:
+            real = os.path.realpath(path, strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if not within(Path(real), self.root):
+            log.warning("refused %s: it resolves to %s, outside the root or hidden", path, real)
+            return None
         return real
 
     def listing(self, dir: str = "") -> tuple[list[str], list[str]]:
@@ -128,23 +155,18 @@ class Folder:
             raise Problem(403, f"the original {id!r} exists but the server may not read it") from None
         except OSError:
             raise _not_found(id) from None
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise _not_found(id)
+            yield Original(path[len(self._root) + 1:], path, info.st_size, info.st_mtime_ns, fd)
+        finally:
             os.close(fd)
-            raise _not_found(id)
-        with os.fdopen(fd, "rb", buffering=0) as file:  # read whole: one read(2), no buffer copy or isatty
-            yield Original(path.relative_to(self.root).as_posix(), info.st_size, info.st_mtime_ns, file)
 
 
 def within(real: Path, root: Path) -> bool:
     """Whether a resolved path lies inside the (resolved) root and is not hidden under it."""
     return real.is_relative_to(root) and not any(p.startswith(".") for p in real.relative_to(root).parts)
-
-
-def _with_extensions(path: Path) -> Iterator[Path]:
-    for ext in EXTENSIONS:
-        yield path.with_name(path.name + ext)
-        yield path.with_name(path.name + ext.upper())
 
 
 def load_manifest(path: Path) -> dict[str, str]:

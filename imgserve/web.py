@@ -104,8 +104,8 @@ def image(id: str) -> Response:
             return Response(status=304, headers=headers)
         rendered = produce(tag, lambda: original.read(settings.max_source_bytes), options)
     response = image_response(rendered, headers)
-    svc.hot.remember(request.environ, str(svc.folder.root / original.key), original.mtime_ns, original.size, tag,
-                     response.headers.to_wsgi_list(), rendered.format)
+    if svc.cache.max_bytes:  # the hot path answers only from the result cache
+        svc.hot.remember(request.environ, original, tag, response.headers.to_wsgi_list(), rendered.format)
     return response
 
 

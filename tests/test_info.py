@@ -72,15 +72,8 @@ def test_info_reads_no_more_than_the_head(client, root, monkeypatch) -> None:
     big = encode(np.random.default_rng(0).integers(0, 256, (1200, 1200, 3), dtype=np.uint8))
     (root / "noise.png").write_bytes(big)
     reads = []
-    real = os.fdopen
-
-    def counting(fd, mode="r", *args, **kwargs):
-        file = real(fd, mode, *args, **kwargs)
-        original = file.read
-        file.read = lambda n=-1: reads.append(n) or original(n)
-        return file
-
-    monkeypatch.setattr(imgserve.sources.os, "fdopen", counting)
+    real = os.pread
+    monkeypatch.setattr(imgserve.sources.os, "pread", lambda fd, n, offset: reads.append(n) or real(fd, n, offset))
     assert client.get("/info/noise.png").get_json()["width"] == 1200
     assert reads == [64 * 1024]
 
