@@ -35,15 +35,25 @@ class Metrics:
                                 ["stage"], buckets=STAGE_BUCKETS, registry=self.registry)
         self.registry.register(ServiceCollector(service))
         ProcessCollector(registry=self.registry)
+        # labels() validates and locks on every call: each label set's children, looked up once
+        self._by_route: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._by_stage: dict[str, Any] = {}
 
     def request(self, endpoint: str, status: int, seconds: float) -> None:
-        self.requests.labels(endpoint, str(status)).inc()
-        self.latency.labels(endpoint, str(status)).observe(seconds)
+        children = self._by_route.get((endpoint, status))
+        if children is None:  # routes x statuses: a few dozen
+            children = self._by_route[endpoint, status] = (self.requests.labels(endpoint, str(status)),
+                                                           self.latency.labels(endpoint, str(status)))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def rendered(self, seconds: Mapping[str, float]) -> None:
         """A render that really ran (not a cache hit, not a waiter on someone else's render)."""
         for stage, value in seconds.items():
-            self.stages.labels(stage).observe(value)
+            child = self._by_stage.get(stage)
+            if child is None:
+                child = self._by_stage[stage] = self.stages.labels(stage)
+            child.observe(value)
 
     def exposition(self, accept: str) -> tuple[bytes, str]:
         """The classic text format (0.0.4), or OpenMetrics when the scraper asks for it."""

@@ -211,11 +211,8 @@ def caching_headers(tag: str, modified: float | None, max_age: int, *, vary: boo
 
 
 def image_response(rendered: Rendered, headers: Mapping[str, str]) -> Response:
-    response = make_response(rendered.body)
-    response.headers.update(headers)
-    response.headers["Content-Type"] = rendered.mime_type
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return Response(rendered.body, headers={**headers, "X-Content-Type-Options": "nosniff"},
+                    content_type=rendered.mime_type)
 
 
 @bp.before_app_request
