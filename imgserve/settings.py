@@ -140,7 +140,8 @@ class Settings:
                                    "ones wait in the kernel's backlog")
     threads: int = setting(0, _int(0, 10000), "waitress worker threads; 0: one per connection, so no request "
                            "ever queues inside waitress")
-    max_in_flight: int = setting(CORES, _int(1, 1024), "images decoded and processed at once")
+    max_in_flight: int = setting(CORES + 1, _int(1, 1024), "images decoded and processed at once; one more "
+                                 "than the cores keeps them busy while a render's Python holds the GIL")
     max_queue: int = setting(4 * CORES, _int(0, 10000), "requests that may wait for a slot; past that, 503")
     max_memory: int = setting(2048 * MiB, _int(MiB), "bytes of pixel memory all renders together may hold; "
                               "an image needing more than all of it is a 422")
