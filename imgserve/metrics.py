@@ -35,25 +35,24 @@ class Metrics:
                                 ["stage"], buckets=STAGE_BUCKETS, registry=self.registry)
         self.registry.register(ServiceCollector(service))
         ProcessCollector(registry=self.registry)
-        # labels() validates and locks on every call: each label set's children, looked up once
-        self._by_route: dict[tuple[str, int], tuple[Any, Any]] = {}
-        self._by_stage: dict[str, Any] = {}
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        """`metric.labels(*values)`, looked up once: labels() validates and locks on every call. The label
+        sets are routes x statuses and stages, a few dozen."""
+        child = self._children.get((metric, values))
+        if child is None:
+            child = self._children[metric, values] = metric.labels(*values)
+        return child
 
     def request(self, endpoint: str, status: int, seconds: float) -> None:
-        children = self._by_route.get((endpoint, status))
-        if children is None:  # routes x statuses: a few dozen
-            children = self._by_route[endpoint, status] = (self.requests.labels(endpoint, str(status)),
-                                                           self.latency.labels(endpoint, str(status)))
-        children[0].inc()
-        children[1].observe(seconds)
+        self._child(self.requests, endpoint, str(status)).inc()
+        self._child(self.latency, endpoint, str(status)).observe(seconds)
 
     def rendered(self, seconds: Mapping[str, float]) -> None:
         """A render that really ran (not a cache hit, not a waiter on someone else's render)."""
         for stage, value in seconds.items():
-            child = self._by_stage.get(stage)
-            if child is None:
-                child = self._by_stage[stage] = self.stages.labels(stage)
-            child.observe(value)
+            self._child(self.stages, stage).observe(value)
 
     def exposition(self, accept: str) -> tuple[bytes, str]:
         """The classic text format (0.0.4), or OpenMetrics when the scraper asks for it."""
