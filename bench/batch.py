@@ -47,7 +47,7 @@ def command(src: Path, dst: Path, workers: int) -> float:
 
 
 def pooled(src: Path, dst: Path, pool: str, workers: int) -> float:
-    from imgserve import batch
+    from imgserve.batch import convert as batch
     from imgserve.options import Options
 
     shutil.rmtree(dst, ignore_errors=True)
@@ -58,7 +58,7 @@ def pooled(src: Path, dst: Path, pool: str, workers: int) -> float:
         executor = cf.ThreadPoolExecutor(workers)
     else:  # forkserver: fork is unsafe with threads about; workers start with imgserve imported
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["imgserve.batch"])
+        context.set_forkserver_preload(["imgserve.batch.convert"])
         executor = cf.ProcessPoolExecutor(workers, mp_context=context)
         list(executor.map(abs, range(4 * workers)))  # start them before the clock: fair to processes
         started = time.perf_counter()

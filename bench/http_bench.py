@@ -259,8 +259,8 @@ def local_renderer(options) -> Callable[[bytes | Path], object]:
     """The service's render of one item, in this process, with malloc set up as `imgserve serve` sets
     it, so that a ratio measures HTTP and nothing else. An item given as a path is read for every
     render, as the server (and cv2.imread) reads originals."""
-    from imgserve import allocator
-    from imgserve.pipeline import render
+    from imgserve.imaging.pipeline import render
+    from imgserve.server import allocator
     from imgserve.settings import Settings
 
     allocator.tune()

@@ -52,7 +52,7 @@ def photo_set(count: int = 24) -> list[Path]:
 
 
 def _width(path: Path) -> int:
-    from imgserve.probe import probe
+    from imgserve.imaging.probe import probe
 
     with open(path, "rb") as file:
         return probe(file.read(1 << 20)).display_size[0]

@@ -26,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.photos import bmp_set, photo_set  # noqa: E402
+from imgserve.imaging.pipeline import render  # noqa: E402
 from imgserve.options import Options  # noqa: E402
-from imgserve.pipeline import render  # noqa: E402
 from imgserve.settings import Settings  # noqa: E402
 
 

@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from .web import create_app  # noqa: E402
+from .web.app import create_app  # noqa: E402
 
 __all__ = ["create_app", "__version__"]

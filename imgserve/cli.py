@@ -46,7 +46,7 @@ def main() -> None:
 @setting_flags
 def serve(**flags: Any) -> None:
     """Serve the originals under the root with waitress."""
-    from .server import serve
+    from .server.runner import serve
 
     serve(load_settings(flags))
 
@@ -70,8 +70,8 @@ def info(file: str) -> None:
     """Print JSON facts about an image FILE, read from its header: sizes, channels, depth, format."""
     import json
 
-    from .info import facts, read_header
-    from .sources import Original
+    from .sources.folder import Original
+    from .web.info import facts, read_header
 
     with open(file, "rb") as opened:
         stat = os.fstat(opened.fileno())
@@ -140,8 +140,8 @@ def convert(src: Path, dst: Path, workers: int | None, scheduler: str | None, re
     Outputs newer than their input are skipped, so an interrupted run can simply be started again.
     Exit status: 0 all converted or skipped, 1 some failed, 130 interrupted.
     """
-    from . import batch
-    from .report import Progress, ReportFile
+    from .batch import convert as batch
+    from .batch.report import Progress, ReportFile
 
     settings = load_settings({"root": str(src), **{name: flags.pop(name) for name in LIMITS}})
     options = parse_options(flags, settings)

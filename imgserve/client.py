@@ -17,9 +17,9 @@ from urllib.parse import quote
 
 import numpy as np
 
-from .codecs import MIME_TYPES, decode_array, encode_array
 from .errors import PROBLEM_JSON
-from .probe import sniff
+from .imaging.codecs import MIME_TYPES, decode_array, encode_array
+from .imaging.probe import sniff
 from .signing import sign_url
 
 try:

@@ -86,7 +86,7 @@ def _presets(text: str) -> Mapping[str, str]:
 
 def _hosts(text: str) -> tuple[str, ...]:
     """`images.example.com,cdn.example.com:8443,[::1]:9000` -> normalised `host[:port]` entries."""
-    from .remote import authority, normal_host
+    from .sources.remote import authority, normal_host
 
     entries = []
     for item in filter(None, (part.strip() for part in text.split(","))):

@@ -4,8 +4,8 @@ import time
 import pytest
 
 from imgserve import create_app
-from imgserve.admission import Admission
 from imgserve.errors import Problem
+from imgserve.web.admission import Admission
 from tests.images import decode
 
 
@@ -61,7 +61,7 @@ def test_a_freed_slot_wakes_one_waiting_request_and_freed_memory_none(monkeypatc
     """Every wake-up of a queued request is a thread switch and a turn of the GIL taken from the renders:
     a slot coming free lets one request in, so it wakes one; memory coming back wakes nobody waiting
     for a slot. (One condition notified to all woke every waiter at each: this fails with it.)"""
-    monkeypatch.setattr("imgserve.admission.GONE_CHECK", 30)  # waiters wake only when told to
+    monkeypatch.setattr("imgserve.web.admission.GONE_CHECK", 30)  # waiters wake only when told to
     admission = Admission(limit=1, queue=5, wait=30, memory=2**30)
     wakes: list[str] = []
     ran: list[str] = []
@@ -95,7 +95,7 @@ def test_a_freed_slot_wakes_one_waiting_request_and_freed_memory_none(monkeypatc
 def test_a_request_that_leaves_after_being_woken_passes_the_slot_on(monkeypatch) -> None:
     """Woken for the free slot, then finding its client gone, a request must hand the wake-up to the
     next one, or that one would sleep until its next check with the slot standing idle."""
-    monkeypatch.setattr("imgserve.admission.GONE_CHECK", 30)
+    monkeypatch.setattr("imgserve.web.admission.GONE_CHECK", 30)
     admission = Admission(limit=1, queue=5, wait=30, memory=2**30)
     outcomes: list = []
 
@@ -129,15 +129,15 @@ def test_slots_are_released_when_the_work_fails() -> None:
 
 
 def test_overloaded_server_answers_503_problem_json(root, monkeypatch) -> None:
-    import imgserve.web
+    import imgserve.web.app
 
-    real = imgserve.web.render
+    real = imgserve.web.app.render
 
     def slow(*args, **kwargs):
         time.sleep(0.5)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(imgserve.web, "render", slow)
+    monkeypatch.setattr(imgserve.web.app, "render", slow)
     app = create_app({"root": str(root), "max_in_flight": "1", "max_queue": "0", "cache_bytes": "0"})
     results: list = []
     worker = threading.Thread(target=lambda: results.append(app.test_client().get("/image/photo.jpg?w=20")))
@@ -205,8 +205,8 @@ def test_images_over_the_memory_budget_are_422_before_decoding(root) -> None:
 
 
 def test_jpeg_reservations_count_the_shrunk_decode() -> None:
-    from imgserve.codecs import working_bytes
-    from imgserve.probe import Header
+    from imgserve.imaging.codecs import working_bytes
+    from imgserve.imaging.probe import Header
 
     header = Header("jpeg", 4000, 3000, 3, 8)
     assert working_bytes(header, 8, (300, 225)) < working_bytes(header, 1, (300, 225)) / 40
@@ -261,8 +261,8 @@ def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path)
 
 
 def test_progressive_jpeg_reservations_count_the_coefficients() -> None:
-    from imgserve.codecs import working_bytes
-    from imgserve.probe import Header
+    from imgserve.imaging.codecs import working_bytes
+    from imgserve.imaging.probe import Header
 
     baseline, progressive = Header("jpeg", 5640, 3172, 3, 8), Header("jpeg", 5640, 3172, 3, 8, progressive=True)
     assert working_bytes(progressive, 8, (300, 169)) - working_bytes(baseline, 8, (300, 169)) == 5640 * 3172 * 6

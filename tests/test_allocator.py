@@ -10,7 +10,7 @@ import pytest
 # scratch: the minor page faults of the third such round, after two to settle glibc's thresholds.
 ROUNDS = """
 import resource, sys
-from imgserve import allocator
+from imgserve.server import allocator
 if sys.argv[1] == "tuned":
     assert allocator.tune()
 def render_like():

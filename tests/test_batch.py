@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from imgserve import batch
+from imgserve.batch import convert as batch
 from imgserve.cli import main
 from imgserve.options import Options
 from tests import bmp_factory

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgserve import bmp, codecs
 from imgserve.errors import Problem
-from imgserve.probe import probe
+from imgserve.imaging import bmp, codecs
+from imgserve.imaging.probe import probe
 from tests import bmp_factory
 
 

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from imgserve.caching import ENTRY_OVERHEAD, ResultCache, etag
+from imgserve.web.caching import ENTRY_OVERHEAD, ResultCache, etag
 
 
 def test_etag_is_strong_stable_and_sensitive_to_every_part() -> None:

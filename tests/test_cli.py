@@ -37,7 +37,7 @@ def test_every_setting_is_a_serve_flag() -> None:
 def test_serve_keeps_request_bodies_in_memory_and_bounded(tmp_path: Path) -> None:
     """waitress spools request bodies over `inbuf_overflow` (512 KB by default), and unsent responses over
     `outbuf_overflow` (1 MB), to temporary files."""
-    from imgserve.server import waitress_options
+    from imgserve.server.runner import waitress_options
     from imgserve.settings import Settings
 
     seen = waitress_options(Settings.load({}, root=str(tmp_path), max_body_bytes="1000000"))

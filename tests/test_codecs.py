@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from imgserve import codecs
 from imgserve.errors import Problem
-from imgserve.probe import probe
+from imgserve.imaging import codecs
+from imgserve.imaging.probe import probe
 from tests.images import BLUE, GREEN, RED, WHITE, close, color_at, encode, jpeg_with_orientation, photo, quadrants
 
 

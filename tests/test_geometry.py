@@ -3,7 +3,7 @@
 import pytest
 
 from imgserve.errors import Problem
-from imgserve.geometry import plan
+from imgserve.imaging.geometry import plan
 from imgserve.options import Options
 
 O = Options

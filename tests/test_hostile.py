@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imgserve.errors import Problem
+from imgserve.imaging.pipeline import render
 from imgserve.options import Options
-from imgserve.pipeline import render
 from tests import bmp_factory, hostile
 from tests.images import encode, photo
 

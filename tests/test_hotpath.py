@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from imgserve import create_app, hotpath
+from imgserve import create_app
 from imgserve.signing import sign_url
+from imgserve.web import repeat_cache
 from tests.images import decode, encode, photo
 
 
@@ -56,7 +57,7 @@ def test_revalidations_get_304_from_the_hot_path(client, svc) -> None:
 
 
 def test_entries_expire(client, svc, monkeypatch) -> None:
-    monkeypatch.setattr(hotpath, "REMEMBER_SECONDS", -1.0)   # remembered already out of date
+    monkeypatch.setattr(repeat_cache, "REMEMBER_SECONDS", -1.0)   # remembered already out of date
     client.get("/image/photo.jpg?w=50")
     client.get("/image/photo.jpg?w=50")
     assert svc.hot.hits == 0

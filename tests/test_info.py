@@ -67,13 +67,14 @@ def test_a_header_beyond_the_head_is_looked_for_only_within_the_source_limit(roo
 
 def test_info_reads_no_more_than_the_head(client, root, monkeypatch) -> None:
     """A 4 MB PNG: its facts come from the first 64 KiB."""
-    import imgserve.sources
+    import imgserve.sources.folder
 
     big = encode(np.random.default_rng(0).integers(0, 256, (1200, 1200, 3), dtype=np.uint8))
     (root / "noise.png").write_bytes(big)
     reads = []
     real = os.pread
-    monkeypatch.setattr(imgserve.sources.os, "pread", lambda fd, n, offset: reads.append(n) or real(fd, n, offset))
+    monkeypatch.setattr(imgserve.sources.folder.os, "pread",
+                        lambda fd, n, offset: reads.append(n) or real(fd, n, offset))
     assert client.get("/info/noise.png").get_json()["width"] == 1200
     assert reads == [64 * 1024]
 

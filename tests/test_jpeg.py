@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgserve import jpeg
-from imgserve.codecs import decode
-from imgserve.probe import probe
+from imgserve.imaging import dc_scans
+from imgserve.imaging.codecs import decode
+from imgserve.imaging.probe import probe
 from tests.images import photo
 
 
@@ -28,7 +28,7 @@ def eighth(data: bytes) -> np.ndarray:
 @pytest.mark.parametrize("size", [(640, 480), (1001, 667), (17, 9), (8, 8)])
 def test_dc_scans_alone_give_the_same_eighth_scale_image(subsampling: str, size: tuple[int, int]) -> None:
     data = progressive(*size, subsampling=subsampling)
-    smaller = jpeg.dc_only(data)
+    smaller = dc_scans.dc_only(data)
     assert smaller is not None and len(smaller) < len(data)
     assert np.array_equal(eighth(smaller), eighth(data))
 
@@ -36,7 +36,7 @@ def test_dc_scans_alone_give_the_same_eighth_scale_image(subsampling: str, size:
 def test_grayscale_and_restart_intervals() -> None:
     for data in (progressive(777, 555, mode="L"), progressive(777, 555, restart_marker_blocks=7),
                  progressive(777, 555, "4:4:4", restart_marker_rows=1)):
-        smaller = jpeg.dc_only(data)
+        smaller = dc_scans.dc_only(data)
         assert smaller is not None and len(smaller) < len(data) // 2
         assert np.array_equal(eighth(smaller), eighth(data))
 
@@ -44,17 +44,17 @@ def test_grayscale_and_restart_intervals() -> None:
 def test_nothing_to_gain_or_nothing_understood_is_none() -> None:
     baseline = io.BytesIO()
     Image.new("RGB", (64, 64)).save(baseline, "JPEG")
-    assert jpeg.dc_only(baseline.getvalue()) is None
+    assert dc_scans.dc_only(baseline.getvalue()) is None
     data = progressive(300, 200)
-    assert jpeg.dc_only(data[: len(data) // 2]) is None      # truncated: no marker after a scan
-    assert jpeg.dc_only(b"\xff\xd8\xff\xd9") is None
-    assert jpeg.dc_only(b"\xff\xd8garbage") is None
+    assert dc_scans.dc_only(data[: len(data) // 2]) is None      # truncated: no marker after a scan
+    assert dc_scans.dc_only(b"\xff\xd8\xff\xd9") is None
+    assert dc_scans.dc_only(b"\xff\xd8garbage") is None
 
 
 def test_scans_it_keeps_are_left_as_they_were() -> None:
     """4:2:0 chroma is decoded 2x2 at 1/8, so its AC scans stay, byte for byte."""
     data = progressive(640, 480, "4:2:0")
-    out = jpeg.dc_only(data)
+    out = dc_scans.dc_only(data)
     scans = [b"\xff\xda" + scan.split(b"\xff\xc4")[0].split(b"\xff\xd9")[0] for scan in data.split(b"\xff\xda")[1:]]
     chroma_ac = [scan for scan in scans if scan[5] in (2, 3) and scan[7] > 0]  # one component, Ss > 0
     luma_ac = [scan for scan in scans if scan[5] == 1 and scan[4] == 1 and scan[7] > 0]

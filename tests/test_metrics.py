@@ -4,7 +4,7 @@ import time
 from prometheus_client.parser import text_string_to_metric_families
 
 from imgserve import create_app
-from imgserve.caching import ENTRY_OVERHEAD
+from imgserve.web.caching import ENTRY_OVERHEAD
 
 IMAGE = "/image/<path:id>"
 

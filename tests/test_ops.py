@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from imgserve import ops
+from imgserve.imaging import ops
 from tests.images import BLUE, GREEN, RED, WHITE, close, color_at, photo, quadrants
 
 

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from imgserve import create_app
-from imgserve.page import PAGE_SIZE
+from imgserve.web.page import PAGE_SIZE
 from tests.images import decode, encode, quadrants
 
 KEY = "k" * 32
@@ -187,5 +187,5 @@ def test_a_built_wheel_carries_the_page(tmp_path) -> None:
     (wheel,) = (tmp_path / "dist").glob("imgserve-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
     needed = {p.relative_to(repo).as_posix() for folder in ("templates", "static")
-              for p in (repo / "imgserve" / folder).iterdir()}
+              for p in (repo / "imgserve" / "web" / folder).iterdir()}
     assert needed and needed <= shipped, needed - shipped

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from imgserve.errors import Problem
+from imgserve.imaging.pipeline import render
 from imgserve.options import Options
-from imgserve.pipeline import render
 from tests.images import (
     BLUE,
     GREEN,

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from imgserve.errors import Problem
-from imgserve.probe import probe
+from imgserve.imaging.probe import probe
 from tests.images import encode, jpeg_with_orientation, photo
 
 BGR = photo(123, 45)

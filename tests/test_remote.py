@@ -387,7 +387,7 @@ def test_tls_uses_the_host_name_for_sni_and_the_certificate(tmp_path, fake_dns, 
     """The socket goes to the checked address (127.0.0.1), but TLS verifies the certificate against
     the URL's host name: right name accepted, wrong name refused."""
     from imgserve.errors import Problem
-    from imgserve.remote import Remote
+    from imgserve.sources.remote import Remote
 
     server_tls, client_tls = certificate(tmp_path, served_as)
     answers, _ = fake_dns

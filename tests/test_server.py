@@ -176,7 +176,7 @@ def test_sigterm_with_nothing_in_progress_exits_at_once(root: Path, tmp_path: Pa
 
 def test_requests_arriving_while_stopping_get_503_logged_and_counted(root: Path, caplog) -> None:
     from imgserve import create_app
-    from imgserve.server import DRAINING, Drain
+    from imgserve.server.runner import DRAINING, Drain
     from tests.test_metrics import scrape, value
 
     app = create_app({"root": str(root)})
@@ -279,7 +279,7 @@ def request_with_body(port: int, path: str, body) -> tuple[int, Message, bytes]:
 def test_waitress_hands_each_request_to_the_thread_idle_last() -> None:
     """Requests one after another run on one warm thread, not on each of the pool's threads in turn
     (threading.Condition's order, which this fails with)."""
-    from imgserve.server import dispatcher
+    from imgserve.server.runner import dispatcher
 
     class Task:
         def __init__(self, ran: list[str]) -> None:
@@ -321,7 +321,7 @@ def test_main_loop_waits_on_a_connection_only_when_it_can_write_to_it() -> None:
 
     from waitress.adjustments import Adjustments
 
-    from imgserve.server import QuietChannel
+    from imgserve.server.runner import QuietChannel
 
     ours, theirs = socket.socketpair()
     channel = QuietChannel(SimpleNamespace(active_channels={}), ours, ("test", 0), Adjustments(), map={})
@@ -360,7 +360,7 @@ def test_a_slow_reader_gets_every_byte_of_responses_past_the_output_watermark() 
     """A worker whose output passes waitress's high watermark waits for the main loop to drain it,
     while its task still runs (and with a pipelined request queued behind it): the loop must then
     write, or the worker and the client wait for each other for ever."""
-    from imgserve.server import listen
+    from imgserve.server.runner import listen
 
     chunk = bytes(range(256)) * 256  # 64 KB
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from imgserve.errors import Problem
-from imgserve.sources import Folder, load_manifest
+from imgserve.sources.folder import Folder, load_manifest
 
 
 @pytest.fixture
@@ -133,12 +133,13 @@ def test_listing_thousands_of_files_is_quick(tmp_path: Path) -> None:
 def test_an_id_costs_one_lstat_per_segment_below_the_root(folder: Folder, monkeypatch) -> None:
     """Every request resolves its id: the root's own ancestors are not stat-ed again each time, and
     realpath (a stat per segment from /) runs only for a path that has a symlink below the root."""
-    import imgserve.sources
+    import imgserve.sources.folder
 
     stats, realpaths = [], []
     lstat, realpath = os.lstat, os.path.realpath
-    monkeypatch.setattr(imgserve.sources.os, "lstat", lambda path, *a, **k: stats.append(path) or lstat(path, *a, **k))
-    monkeypatch.setattr(imgserve.sources.os.path, "realpath", lambda p, **k: realpaths.append(p) or realpath(p, **k))
+    folder_os = imgserve.sources.folder.os
+    monkeypatch.setattr(folder_os, "lstat", lambda path, *a, **k: stats.append(path) or lstat(path, *a, **k))
+    monkeypatch.setattr(folder_os.path, "realpath", lambda p, **k: realpaths.append(p) or realpath(p, **k))
     assert read(folder, "photos/2024/dune.png") == b"DUNE"
     assert [os.path.relpath(p, folder.root) for p in stats] == ["photos", "photos/2024", "photos/2024/dune.png"]
     assert realpaths == []

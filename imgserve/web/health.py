@@ -12,7 +12,7 @@ import os
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from .errors import Problem
+from ..errors import Problem
 
 bp = Blueprint("health", __name__)
 

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from .batch import FAILED, Outcome, Task
+from .convert import FAILED, Outcome, Task
 
 FIELDS = [f.name for f in fields(Outcome)]
 KINDS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}

@@ -15,8 +15,8 @@ from typing import Generic, TypeVar
 
 from cachetools import LRUCache
 
+from ..errors import Problem
 from .admission import CLIENT_GONE
-from .errors import Problem
 
 T = TypeVar("T")
 ENTRY_OVERHEAD = 256  # bytes of bookkeeping counted per entry, so tiny results cannot overrun the budget

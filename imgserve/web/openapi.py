@@ -14,10 +14,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from . import __version__
-from .codecs import MIME_TYPES
-from .errors import PROBLEM_JSON
-from .options import option_schemas
+from .. import __version__
+from ..errors import PROBLEM_JSON
+from ..imaging.codecs import MIME_TYPES
+from ..options import option_schemas
 
 bp = Blueprint("openapi", __name__)
 

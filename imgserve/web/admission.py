@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from .errors import Problem
+from ..errors import Problem
 
 MiB = 1024 * 1024
 GONE_CHECK = 0.1   # seconds between checks that a queued request's client is still connected

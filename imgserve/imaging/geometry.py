@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import bad_option
-from .options import GRAVITIES, Options
+from ..errors import bad_option
+from ..options import GRAVITIES, Options
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 Size = tuple[int, int]           # w, h

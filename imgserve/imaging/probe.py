@@ -11,8 +11,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..errors import Problem
 from . import bmp
-from .errors import Problem
 
 FORMAT_NAMES = "JPEG, PNG, WebP, BMP, TIFF or GIF"
 

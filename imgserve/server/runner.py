@@ -23,11 +23,12 @@ from waitress.channel import HTTPChannel
 from waitress.task import ThreadedTaskDispatcher
 from werkzeug.wsgi import ClosingIterator
 
-from . import allocator, logs
-from .errors import PROBLEM_JSON, Problem
+from ..errors import PROBLEM_JSON, Problem
+from ..settings import Settings
+from ..web import logs
+from ..web.app import create_app
+from . import allocator
 from .nativelog import capture_native_stderr
-from .settings import Settings
-from .web import create_app
 
 log = logging.getLogger("imgserve")
 BODY_SLACK = 2  # waitress reads bodies up to this many times MAX_BODY_BYTES, so the app can answer 413 itself

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .codecs import MIME_TYPES
-from .errors import Problem
-from .probe import Header, probe
-from .sources import Original
+from ..errors import Problem
+from ..imaging.codecs import MIME_TYPES
+from ..imaging.probe import Header, probe
+from ..sources.folder import Original
 
 HEAD_BYTES = 64 * 1024
 

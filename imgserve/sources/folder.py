@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Problem
+from ..errors import Problem
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from . import signing
-from .errors import Problem, bad_option
+from .. import signing
+from ..errors import Problem, bad_option
 from .openapi import query_options
 
 bp = Blueprint("page", __name__)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .errors import Problem
+from ..errors import Problem
 
 FIELD = "image"
 

@@ -45,9 +45,9 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from cachetools import LRUCache
 
-from . import __version__
-from .errors import Problem, bad_option
-from .probe import FORMAT_NAMES, sniff
+from .. import __version__
+from ..errors import Problem, bad_option
+from ..imaging.probe import FORMAT_NAMES, sniff
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REDIRECTS = frozenset({301, 302, 303, 307, 308})

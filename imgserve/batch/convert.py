@@ -32,11 +32,11 @@ from dataclasses import dataclass, fields
 from itertools import islice
 from pathlib import Path
 
-from . import __version__
-from .errors import Problem
-from .options import Options
-from .pipeline import render
-from .sources import EXTENSIONS, Folder, within
+from .. import __version__
+from ..errors import Problem
+from ..imaging.pipeline import render
+from ..options import Options
+from ..sources.folder import EXTENSIONS, Folder, within
 
 log = logging.getLogger(__name__)
 

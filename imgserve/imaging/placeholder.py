@@ -23,8 +23,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import bad_option
-from .options import SIGNATURE, color_hex, parse_color
+from ..errors import bad_option
+from ..options import SIGNATURE, color_hex, parse_color
 
 PARAMS = ("text", "bg", "fg")               # read here; format and q are ordinary options
 ACCEPTED = PARAMS + ("format", "q", SIGNATURE)

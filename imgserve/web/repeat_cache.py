@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from cachetools import LRUCache
 from werkzeug.http import is_resource_modified
 
-from .options import accepts_webp
-from .sources import Original
+from ..options import accepts_webp
+from ..sources.folder import Original
 
 REMEMBER_SECONDS = 5.0
 ENTRIES = 10_000

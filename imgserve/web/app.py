@@ -20,16 +20,19 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import is_resource_modified
 
-from . import __version__, health, info, logs, metrics, openapi, page, placeholder, signing, uploads
+from .. import __version__, signing
+from ..errors import PROBLEM_JSON, Problem, bad_option
+from ..imaging import placeholder
+from ..imaging.pipeline import Rendered, render
+from ..options import SIGNATURE, Options, parse
+from ..settings import Settings, SettingsError
+from ..sources import upload as uploads
+from ..sources.folder import Folder
+from ..sources.remote import Remote
+from . import health, info, logs, metrics, openapi, page
 from .admission import Admission
 from .caching import ResultCache, etag
-from .errors import PROBLEM_JSON, Problem, bad_option
-from .hotpath import HotPath
-from .options import SIGNATURE, Options, parse
-from .pipeline import Rendered, render
-from .remote import Remote
-from .settings import Settings, SettingsError
-from .sources import Folder
+from .repeat_cache import HotPath
 
 if TYPE_CHECKING:
     import numpy as np

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import Problem
+from ..options import Options
 from . import codecs, geometry, ops
-from .errors import Problem
-from .options import Options
 from .probe import Header, probe
 
 

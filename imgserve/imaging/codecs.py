@@ -16,8 +16,12 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")  # OpenCV must not print to 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import bmp, jpeg, ops  # noqa: E402
-from .errors import Problem  # noqa: E402
+from ..errors import Problem  # noqa: E402
+from . import (
+    bmp,  # noqa: E402
+    dc_scans,  # noqa: E402
+    ops,  # noqa: E402
+)
 from .probe import Header, probe  # noqa: E402
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -71,7 +75,7 @@ def decode(data: bytes, header: Header, *, shrink: int = 1) -> np.ndarray:
         if info.compression not in (bmp.RLE4, bmp.RLE8):
             return bmp.decode(data, info)
     if header.format == "jpeg" and header.progressive and shrink == 8:
-        data = jpeg.dc_only(data) or data
+        data = dc_scans.dc_only(data) or data
     buffer = np.frombuffer(data, np.uint8)
     if header.format == "jpeg":
         flags = (_REDUCED_GRAY if header.channels == 1 else _REDUCED)[shrink] | cv2.IMREAD_IGNORE_ORIENTATION
