@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
+from . import formats
 from .errors import Problem
-from .options import FORMATS, PARSERS, Options, parse
+from .options import OPTIONS, Options, parse
 from .settings import CORES, PREFIX, Settings, SettingsError
 
 
@@ -92,16 +93,26 @@ def show_settings(**flags: Any) -> None:
 
 
 OPTION_FLAGS = {"w": "width", "h": "height", "q": "quality"}  # every other URL option keeps its name
-OPTION_VALUES = {"w": "N", "h": "N", "q": "1-100", "format": "|".join(FORMATS), "enlarge": "0|1", "grayscale": "0|1"}
 LIMITS = ("max_pixels", "max_dimension", "max_source_bytes")
 
 
 def option_flags(command: Callable) -> Callable:
-    """One flag per URL option (`options.PARSERS`), so the CLI takes what URLs take."""
-    for name in reversed(PARSERS):
-        command = click.option(f"--{OPTION_FLAGS.get(name, name)}", name, metavar=OPTION_VALUES.get(name, "VALUE"),
-                               required=name == "format", help=f"as ?{name}= in URLs (README, The URL API)")(command)
+    """One flag per URL option (the option registry), so the CLI takes what URLs take."""
+    settings = Settings()
+    for option in reversed(OPTIONS.values()):
+        schema = option.schema(settings)
+        command = click.option(f"--{OPTION_FLAGS.get(option.name, option.name)}", option.name,
+                               metavar=_metavar(schema), required=option.name == "format",
+                               help=f"as ?{option.name}= in URLs: {option.help}")(command)
     return command
+
+
+def _metavar(schema: dict[str, Any]) -> str:
+    if "enum" in schema:
+        return "|".join(map(str, schema["enum"]))
+    if schema["type"] == "integer":
+        return "N" if schema["maximum"] > 100 else f"{schema['minimum']}-{schema['maximum']}"
+    return "VALUE"
 
 
 def parse_options(given: dict[str, str | None], settings: Settings) -> Options:
@@ -115,8 +126,8 @@ def parse_options(given: dict[str, str | None], settings: Settings) -> Options:
         raise click.BadParameter(problem.detail.removeprefix(f"{name}: "),
                                  param_hint=f"--{OPTION_FLAGS.get(name, name)}") from None
     if options.negotiated:
-        raise click.BadParameter("auto follows a browser's Accept header; name one of jpeg, png, webp, bmp, tiff",
-                                 param_hint="--format")
+        names = ", ".join(f.name for f in formats.outputs())
+        raise click.BadParameter(f"auto follows a browser's Accept header; name one of {names}", param_hint="--format")
     return options
 
 

@@ -17,9 +17,11 @@ from urllib.parse import quote
 
 import numpy as np
 
+from . import formats
 from .errors import PROBLEM_JSON
-from .imaging.codecs import MIME_TYPES, decode_array, encode_array
-from .imaging.probe import sniff
+from .imaging.decode import decode_array
+from .imaging.encode import encode_array
+from .options import text as option_text
 from .signing import sign_url
 
 try:
@@ -65,7 +67,8 @@ class Client:
             data, mime = encode_array(image, "png"), "image/png"
         else:
             data = bytes(image)
-            mime = MIME_TYPES.get(sniff(data) or "", "application/octet-stream")
+            known = formats.FORMATS.get(formats.sniff(data) or "")
+            mime = known.mime if known else "application/octet-stream"
         response = self._send("POST", "/process", options, files={"image": ("image", data, mime)})
         return self._image(response, as_array)
 
@@ -79,7 +82,7 @@ class Client:
 
     def url(self, path: str, params: dict[str, Any]) -> str:
         """The full URL for `path` and `params`, signed when the client has a key."""
-        query = "&".join(f"{quote(name, safe='')}={quote(_text(value), safe='')}"
+        query = "&".join(f"{quote(name, safe='')}={quote(option_text(name, value), safe='')}"
                          for name, value in params.items() if value is not None)
         target = f"{path}?{query}" if query else path
         return self.base_url + (sign_url(target, self.key) if self.key else target)
@@ -104,12 +107,3 @@ class Client:
         return decode_array(response.content) if as_array else response.content
 
 
-def _text(value: Any) -> str:
-    """An option value as the server spells it: booleans 1/0, sequences comma-joined (crop=x,y,w,h)."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (tuple, list)):
-        return ",".join(map(_text, value))
-    if isinstance(value, float):
-        return f"{value:.6f}".rstrip("0").rstrip(".")
-    return str(value)

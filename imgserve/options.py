@@ -1,82 +1,59 @@
-"""Query string (+ Accept) -> one frozen `Options`, parsed once, strictly.
+"""The option registry: one `Option` per query option, and everything else derived from it.
 
-One small parser per option, in `PARSERS`; the order of that table is also the canonical order used
-for ETags. Numbers are ASCII digits only (Python's `int()` would take `1_000` and `١٢`), every value has
-bounds, and any problem is a 400 that names the option.
+An option declares its name, its kind (how its value is written, parsed, bounded and described),
+its default and one line of help. From that one row follow: strict parsing to a frozen `Options`
+(a 400 naming the option for anything wrong), the canonical text used in ETags and by the client,
+the JSON Schema in /openapi.json, the field of the page's URL builder and the CLI's flags. So a new
+option is one row here and cannot disagree with its own documentation.
+
+Numbers are ASCII digits only (Python's `int()` would take `1_000` and `١٢`, `float()` takes `1e3`
+and `nan`), and every value has bounds; some bounds are settings (`w` up to MAX_DIMENSION).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from . import formats
 from .errors import bad_option
 
-FITS = ("contain", "cover", "fill", "pad")
-# gravity -> (x, y) anchor in 0..1 of where the kept (cover) or placed (pad) part sits
-GRAVITIES = {
-    "center": (0.5, 0.5), "north": (0.5, 0.0), "south": (0.5, 1.0), "east": (1.0, 0.5), "west": (0.0, 0.5),
-    "ne": (1.0, 0.0), "nw": (0.0, 0.0), "se": (1.0, 1.0), "sw": (0.0, 1.0),
-}
-FORMATS = ("jpeg", "png", "webp", "bmp", "tiff")
-DEFAULT_QUALITY = 80
-WHITE = (255, 255, 255, 255)
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the client asked for, validated. Colours are RGBA tuples; `format=None` means "as the source"."""
-    w: int | None = None
-    h: int | None = None
-    fit: str = "contain"
-    gravity: str = "center"
-    scale: float | None = None
-    enlarge: bool = False
-    crop: tuple[int, int, int, int] | None = None
-    rotate: int = 0
-    flip: str = ""
-    grayscale: bool = False
-    blur: float = 0.0
-    sharpen: float = 0.0
-    format: str | None = None
-    q: int = DEFAULT_QUALITY
-    bg: tuple[int, int, int, int] = WHITE
-    negotiated: bool = False  # format was picked from Accept: the response must say `Vary: Accept`
-
-    def canonical(self) -> str:
-        """The options that differ from the defaults, in table order: one spelling per meaning."""
-        default = Options()
-        parts = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in PARSERS and value != getattr(default, f.name):
-                parts.append(f"{f.name}={color_hex(value) if f.name == 'bg' else _show(value)}")
-        return "&".join(parts)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, tuple):
-        return ",".join(map(str, value))
-    return str(value)
-
-
-def color_hex(rgba: tuple[int, int, int, int]) -> str:
-    return "".join(f"{v:02x}" for v in (rgba if rgba[3] != 255 else rgba[:3]))
-
+SIGNATURE = "s"
+PRESET = "preset"
+AUTO = "auto"
+Color = tuple[int, int, int, int]  # RGBA, 0..255, as written in URLs
+WHITE: Color = (255, 255, 255, 255)
 
 _INT = re.compile(r"[0-9]{1,9}")
 _NUMBER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?|\.[0-9]{1,9}")
-_HEX = re.compile(r"[0-9a-fA-F]{3,8}")
+_HEX = re.compile(r"[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8}")
 
 
-def _integer(text: str, low: int, high: int) -> int:
+# -- kinds: how a value is written in a URL ------------------------------------------------------------
+
+class Kind:
+    """Parses the text of one value (ValueError says what is wrong), describes it as JSON Schema, and
+    writes a parsed value back in its one canonical spelling."""
+
+    def parse(self, text: str, settings: Any) -> Any:
+        raise NotImplementedError
+
+    def schema(self, settings: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def show(self, value: Any) -> str:
+        return str(value)
+
+
+def _bound(bound: float | str, settings: Any) -> Any:
+    """A bound is a number, or the name of the setting that holds it."""
+    return getattr(settings, bound) if isinstance(bound, str) else bound
+
+
+def integer(text: str, low: int, high: int) -> int:
     if not _INT.fullmatch(text):
         raise ValueError(f"expected a whole number from {low} to {high}, got {text!r}")
     value = int(text)
@@ -85,72 +62,78 @@ def _integer(text: str, low: int, high: int) -> int:
     return value
 
 
-def _number(text: str, low: float, high: float, *, low_open: bool = False) -> float:
-    if not _NUMBER.fullmatch(text):
-        raise ValueError(f"expected a decimal number like 0.5, got {text!r}")
-    value = float(text)
-    if value > high or value < low or (low_open and value == low):
-        side = f"above {low:g}" if low_open else f"at least {low:g}"
-        raise ValueError(f"must be {side} and at most {high:g}, got {text}")
-    return value
+@dataclass(frozen=True)
+class Integer(Kind):
+    low: int
+    high: int | str
+
+    def parse(self, text: str, settings: Any) -> int:
+        return integer(text, self.low, _bound(self.high, settings))
+
+    def schema(self, settings: Any) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.low, "maximum": _bound(self.high, settings)}
 
 
-def _choice(choices: Iterable[str]) -> Callable[[str, Any], str]:
-    allowed = tuple(choices)
+@dataclass(frozen=True)
+class Decimal(Kind):
+    """A number above `low` (or at least it, when not `low_open`) and at most `high`."""
+    high: float | str
+    low: float = 0.0
+    low_open: bool = True
 
-    def parse(text: str, settings: Any) -> str:
-        if text not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}, got {text!r}")
-        return text
+    def parse(self, text: str, settings: Any) -> float:
+        high = _bound(self.high, settings)
+        if not _NUMBER.fullmatch(text):
+            raise ValueError(f"expected a decimal number like 0.5, got {text!r}")
+        value = float(text)
+        if value > high or value < self.low or (self.low_open and value == self.low):
+            side = f"above {self.low:g}" if self.low_open else f"at least {self.low:g}"
+            raise ValueError(f"must be {side} and at most {high:g}, got {text}")
+        return value
 
-    return parse
+    def schema(self, settings: Any) -> dict[str, Any]:
+        lower = {"exclusiveMinimum" if self.low_open else "minimum": self.low}
+        return {"type": "number", **lower, "maximum": _bound(self.high, settings)}
 
-
-def _flag(text: str, settings: Any) -> bool:
-    if text not in ("0", "1"):
-        raise ValueError(f"expected 0 or 1, got {text!r}")
-    return text == "1"
-
-
-def _dimension(text: str, settings: Any) -> int:
-    return _integer(text, 1, settings.max_dimension)
-
-
-def _scale(text: str, settings: Any) -> float:
-    return _number(text, 0.0, 1.0, low_open=True)
-
-
-def _crop(text: str, settings: Any) -> tuple[int, int, int, int]:
-    parts = text.split(",")
-    if len(parts) != 4:
-        raise ValueError(f"expected x,y,w,h in source pixels, got {text!r}")
-    x, y, w, h = (_integer(p, 0, 10**9) for p in parts)
-    if w == 0 or h == 0:
-        raise ValueError("the region's width and height must be at least 1")
-    return x, y, w, h
+    def show(self, value: float) -> str:
+        return f"{value:.9f}".rstrip("0").rstrip(".")  # the parser's own notation: no exponent
 
 
-def _rotate(text: str, settings: Any) -> int:
-    if text not in ("0", "90", "180", "270"):
-        raise ValueError(f"expected 0, 90, 180 or 270 (degrees clockwise), got {text!r}")
-    return int(text)
+@dataclass(frozen=True)
+class Choice(Kind):
+    values: tuple[Any, ...]  # str, or int for numbers with a fixed set of values (rotate)
+    aliases: Mapping[str, Any] = field(default_factory=dict)  # other spellings -> a value
+    described: str = ""      # the values as the error message says them, when a list is not enough
+
+    def parse(self, text: str, settings: Any) -> Any:
+        for value in self.values:
+            if text == str(value):
+                return value
+        if text in self.aliases:
+            return self.aliases[text]
+        raise ValueError(f"expected {self.described or 'one of ' + ', '.join(map(str, self.values))}, got {text!r}")
+
+    def schema(self, settings: Any) -> dict[str, Any]:
+        kind = "integer" if isinstance(self.values[0], int) else "string"
+        return {"type": kind, "enum": [*self.values, *self.aliases]}
 
 
-def _blur(text: str, settings: Any) -> float:
-    return _number(text, 0.0, settings.max_blur, low_open=True)
+class Flag(Kind):
+    def parse(self, text: str, settings: Any) -> bool:
+        if text not in ("0", "1"):
+            raise ValueError(f"expected 0 or 1, got {text!r}")
+        return text == "1"
+
+    def schema(self, settings: Any) -> dict[str, Any]:
+        return {"type": "integer", "enum": [0, 1]}
+
+    def show(self, value: bool) -> str:
+        return "1" if value else "0"
 
 
-def _sharpen(text: str, settings: Any) -> float:
-    return _number(text, 0.0, settings.max_sharpen, low_open=True)
-
-
-def _quality(text: str, settings: Any) -> int:
-    return _integer(text, 1, 100)
-
-
-def parse_color(text: str) -> tuple[int, int, int, int]:
+def parse_color(text: str) -> Color:
     """`fff`, `ffff`, `ffffff` or `ffffff80` (CSS hex without '#') -> RGBA."""
-    if not _HEX.fullmatch(text) or len(text) not in (3, 4, 6, 8):
+    if not _HEX.fullmatch(text):
         raise ValueError(f"expected a hex colour like fff, ffffff or ffffff80, got {text!r}")
     if len(text) in (3, 4):
         text = "".join(c * 2 for c in text)
@@ -160,79 +143,128 @@ def parse_color(text: str) -> tuple[int, int, int, int]:
     return r, g, b, a
 
 
-def _bg(text: str, settings: Any) -> tuple[int, int, int, int]:
-    return parse_color(text)
+def color_hex(rgba: Color) -> str:
+    return "".join(f"{v:02x}" for v in (rgba if rgba[3] != 255 else rgba[:3]))
 
 
-PARSERS: dict[str, Callable[[str, Any], Any]] = {
-    "w": _dimension,
-    "h": _dimension,
-    "fit": _choice(FITS),
-    "gravity": _choice(GRAVITIES),
-    "scale": _scale,
-    "enlarge": _flag,
-    "crop": _crop,
-    "rotate": _rotate,
-    "flip": _choice(("h", "v", "hv")),
-    "grayscale": _flag,
-    "blur": _blur,
-    "sharpen": _sharpen,
-    "format": _choice(FORMATS + ("auto",)),
-    "q": _quality,
-    "bg": _bg,
+class Colour(Kind):
+    def parse(self, text: str, settings: Any) -> Color:
+        return parse_color(text)
+
+    def schema(self, settings: Any) -> dict[str, Any]:
+        return {"type": "string", "pattern": f"^(?:{_HEX.pattern})$"}
+
+    def show(self, value: Color) -> str:
+        return color_hex(value)
+
+
+class Region(Kind):
+    """x,y,w,h in source pixels; w and h at least 1."""
+
+    def parse(self, text: str, settings: Any) -> tuple[int, int, int, int]:
+        parts = text.split(",")
+        if len(parts) != 4:
+            raise ValueError(f"expected x,y,w,h in source pixels, got {text!r}")
+        x, y, w, h = (integer(p, 0, 10**9) for p in parts)
+        if w == 0 or h == 0:
+            raise ValueError("the region's width and height must be at least 1")
+        return x, y, w, h
+
+    def schema(self, settings: Any) -> dict[str, Any]:
+        return {"type": "string", "pattern": f"^{_INT.pattern}(?:,{_INT.pattern}){{3}}$"}
+
+    def show(self, value: tuple[int, ...]) -> str:
+        return ",".join(map(str, value))
+
+
+# -- the registry ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    kind: Kind
+    default: Any
+    help: str
+
+    def schema(self, settings: Any) -> dict[str, Any]:
+        """JSON Schema of the value, with the help and, where the parser accepts its spelling, the default."""
+        schema = {**self.kind.schema(settings), "description": self.help}
+        if self.default is not None:
+            text = self.kind.show(self.default)
+            try:
+                self.kind.parse(text, settings)
+            except ValueError:
+                return schema
+            schema["default"] = int(text) if schema["type"] == "integer" else text
+        return schema
+
+
+FITS = ("contain", "cover", "fill", "pad")
+# gravity -> (x, y) anchor in 0..1 of where the kept (cover) or placed (pad) part sits
+GRAVITIES = {
+    "center": (0.5, 0.5), "north": (0.5, 0.0), "south": (0.5, 1.0), "east": (1.0, 0.5), "west": (0.0, 0.5),
+    "ne": (1.0, 0.0), "nw": (0.0, 0.0), "se": (1.0, 1.0), "sw": (0.0, 1.0),
 }
-SIGNATURE = "s"
-PRESET = "preset"
+OUTPUTS = Choice((*(f.name for f in formats.outputs()), AUTO),
+                 {alias: f.name for f in formats.outputs() for alias in f.aliases})
+
+# In canonical order: the order of `Options.canonical()`, of /openapi.json and of the page's fields.
+SPECS: tuple[Option, ...] = (
+    Option("w", Integer(1, "max_dimension"), None, "target width in pixels; alone, the height keeps the aspect ratio"),
+    Option("h", Integer(1, "max_dimension"), None, "target height in pixels; alone, the width keeps the aspect ratio"),
+    Option("fit", Choice(FITS), "contain", "contain: inside the box; cover: fill the box, cut by gravity; "
+                                           "fill: stretch; pad: contain, then pad to the box with bg"),
+    Option("gravity", Choice(tuple(GRAVITIES)), "center", "which part cover keeps, where pad places the image"),
+    Option("scale", Decimal(1.0), None, "shrink by this factor, instead of w/h; decimal notation like 0.5"),
+    Option("enlarge", Flag(), False, "1: allow output larger than the source"),
+    Option("crop", Region(), None, "x,y,w,h: region of the source in source pixels, taken first "
+                                   "(w and h at least 1)"),
+    Option("rotate", Choice((0, 90, 180, 270), described="0, 90, 180 or 270 (degrees clockwise)"), 0,
+           "degrees clockwise"),
+    Option("flip", Choice(("h", "v", "hv")), "", "mirror horizontally, vertically or both"),
+    Option("grayscale", Flag(), False, "1: grey levels only"),
+    Option("blur", Decimal("max_blur"), 0.0, "Gaussian blur sigma, in output pixels; decimal notation like 0.5"),
+    Option("sharpen", Decimal("max_sharpen"), 0.0, "unsharp mask amount; decimal notation like 0.5"),
+    Option("format", OUTPUTS, None, "output format; unset: JPEG, PNG and WebP sources keep theirs, others become "
+                                    "PNG; auto: WebP when Accept names image/webp"),
+    Option("q", Integer(1, 100), 80, "JPEG and WebP quality"),
+    Option("bg", Colour(), WHITE, "hex colour (fff, ffff, ffffff, ffffff80) for padding and for flattening alpha"),
+)
+OPTIONS: dict[str, Option] = {o.name: o for o in SPECS}
 
 
-def option_schemas(settings: Any) -> dict[str, dict[str, Any]]:
-    """Each option as the JSON Schema of its query value, with a line of help: what the OpenAPI
-    document and the page's URL builder show. Built from the same constants and patterns the
-    parsers use; a default is shown only where the parser itself accepts the default's spelling."""
-    def integer(low: int, high: int, help: str) -> dict[str, Any]:
-        return {"type": "integer", "minimum": low, "maximum": high, "description": help}
+def _canonical(self: Any) -> str:
+    """The options that differ from the defaults, in registry order: one spelling per meaning."""
+    return "&".join(f"{o.name}={o.kind.show(v)}" for o in SPECS if (v := getattr(self, o.name)) != o.default)
 
-    def decimal(high: float, help: str) -> dict[str, Any]:
-        return {"type": "number", "exclusiveMinimum": 0, "maximum": high,
-                "description": f"{help}; decimal notation like 0.5, no exponent"}
 
-    def choice(values: Iterable[Any], help: str, type: str = "string") -> dict[str, Any]:
-        return {"type": type, "enum": list(values), "description": help}
+# What the client asked for, validated: one field per option, plus whether the format came from Accept
+# (then the response must say `Vary: Accept`). Colours are RGBA tuples; `format=None` means "as the source".
+Options = make_dataclass(
+    "Options", [(o.name, Any, field(default=o.default)) for o in SPECS] + [("negotiated", bool, field(default=False))],
+    frozen=True, namespace={"canonical": _canonical})
+Options.__module__ = __name__  # so that Options pickle (a Dask worker gets the run's options)
 
-    schemas = {
-        "w": integer(1, settings.max_dimension, "target width in pixels; alone, the height keeps the aspect ratio"),
-        "h": integer(1, settings.max_dimension, "target height in pixels; alone, the width keeps the aspect ratio"),
-        "fit": choice(FITS, "contain: inside the box; cover: fill the box, cut by gravity; fill: stretch; "
-                            "pad: contain, then pad to the box with bg"),
-        "gravity": choice(GRAVITIES, "which part cover keeps, where pad places the image"),
-        "scale": decimal(1.0, "shrink by this factor, instead of w/h"),
-        "enlarge": choice((0, 1), "1: allow output larger than the source", "integer"),
-        "crop": {"type": "string", "pattern": f"^{_INT.pattern}(?:,{_INT.pattern}){{3}}$",
-                 "description": "x,y,w,h: region of the source in source pixels, taken first (w and h at least 1)"},
-        "rotate": choice((0, 90, 180, 270), "degrees clockwise", "integer"),
-        "flip": choice(("h", "v", "hv"), "mirror horizontally, vertically or both"),
-        "grayscale": choice((0, 1), "1: grey levels only", "integer"),
-        "blur": decimal(settings.max_blur, "Gaussian blur sigma, in output pixels"),
-        "sharpen": decimal(settings.max_sharpen, "unsharp mask amount"),
-        "format": choice(FORMATS + ("auto",), "output format; unset: JPEG, PNG and WebP sources keep theirs, "
-                                              "others become PNG; auto: WebP when Accept names image/webp"),
-        "q": integer(1, 100, "JPEG and WebP quality"),
-        "bg": {"type": "string", "pattern": "^(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$",
-               "description": "hex colour (fff, ffff, ffffff, ffffff80) for padding and for flattening alpha"},
-    }
-    default = Options()
-    for name, schema in schemas.items():
-        value = getattr(default, name)
-        text = color_hex(value) if name == "bg" else _show(value)
-        try:
-            PARSERS[name](text, settings)
-        except ValueError:
-            continue
-        schema["default"] = int(text) if schema["type"] == "integer" else text
-    if settings.presets:
-        schemas[PRESET] = choice(settings.presets, "a named option set of this server; options given beside it win")
-    return schemas
 
+def text(name: str, value: Any) -> str:
+    """A value as the server spells it in a URL (the client and `imgserve sign` write URLs with this)."""
+    option = OPTIONS.get(name)
+    if option is None or isinstance(value, str):
+        return str(value)
+    return option.kind.show(value)
+
+
+def schemas(settings: Any) -> dict[str, dict[str, Any]]:
+    """Each option's JSON Schema (with help), and `preset` where the server has presets."""
+    result = {o.name: o.schema(settings) for o in SPECS}
+    presets = getattr(settings, "presets", {})
+    if presets:
+        result[PRESET] = {"type": "string", "enum": list(presets),
+                          "description": "a named option set of this server; options given beside it win"}
+    return result
+
+
+# -- parsing a request -----------------------------------------------------------------------------------
 
 def pairs(args: Any) -> list[tuple[str, list[str]]]:
     """(name, values) from a Werkzeug MultiDict or a plain mapping of name -> value."""
@@ -241,22 +273,24 @@ def pairs(args: Any) -> list[tuple[str, list[str]]]:
     return [(k, [v]) for k, v in args.items()]
 
 
-def parse(args: Any, settings: Any, *, accept: str = "") -> Options:
+def parse(args: Any, settings: Any, *, accept: str = "") -> Any:
+    """Query arguments (and the Accept header, for format=auto) -> Options, or a 400 naming the option."""
     given = [(name, values) for name, values in pairs(args) if name != SIGNATURE]
     given = _with_preset(given, settings)
     values: dict[str, Any] = {}
     for name, texts in given:
-        if name not in PARSERS:
-            raise bad_option(name, f"unknown option; known options are {', '.join(PARSERS)}, preset")
+        option = OPTIONS.get(name)
+        if option is None:
+            raise bad_option(name, f"unknown option; known options are {', '.join(OPTIONS)}, {PRESET}")
         if len(texts) != 1:
             raise bad_option(name, "given more than once")
         try:
-            values[name] = PARSERS[name](texts[0], settings)
+            values[name] = option.kind.parse(texts[0], settings)
         except ValueError as error:
             raise bad_option(name, str(error)) from None
     if "scale" in values and ("w" in values or "h" in values):
         raise bad_option("scale", "give either scale or w/h, not both")
-    if values.get("format") == "auto":
+    if values.get("format") == AUTO:
         values["format"] = "webp" if accepts_webp(accept) else None
         values["negotiated"] = True
     return Options(**values)
@@ -270,7 +304,7 @@ def _with_preset(given: list[tuple[str, list[str]]], settings: Any) -> list[tupl
     rest = [(name, texts) for name, texts in given if name != PRESET]
     if getattr(settings, "presets_only", False):
         for name, texts in rest:
-            if (name, texts) != ("format", ["auto"]):
+            if (name, texts) != ("format", [AUTO]):
                 raise bad_option(name, "this server only accepts presets: use preset=<name> "
                                        f"(one of {', '.join(presets) or 'none configured'})")
     if not chosen:
@@ -293,3 +327,6 @@ def accepts_webp(accept: str) -> bool:
     return False
 
 
+def choices(kind: Kind) -> Iterable[str]:
+    """The spellings a choice takes, for help texts (the CLI's metavars)."""
+    return [str(v) for v in kind.values] if isinstance(kind, Choice) else []

@@ -205,7 +205,7 @@ def test_images_over_the_memory_budget_are_422_before_decoding(root) -> None:
 
 
 def test_jpeg_reservations_count_the_shrunk_decode() -> None:
-    from imgserve.imaging.codecs import working_bytes
+    from imgserve.imaging.decode import working_bytes
     from imgserve.imaging.probe import Header
 
     header = Header("jpeg", 4000, 3000, 3, 8)
@@ -261,7 +261,7 @@ def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path)
 
 
 def test_progressive_jpeg_reservations_count_the_coefficients() -> None:
-    from imgserve.imaging.codecs import working_bytes
+    from imgserve.imaging.decode import working_bytes
     from imgserve.imaging.probe import Header
 
     baseline, progressive = Header("jpeg", 5640, 3172, 3, 8), Header("jpeg", 5640, 3172, 3, 8, progressive=True)

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from imgserve.errors import Problem
-from imgserve.imaging import bmp, codecs
+from imgserve.imaging import bmp
+from imgserve.imaging.decode import decode as decode_image
 from imgserve.imaging.probe import probe
 from tests import bmp_factory
 
@@ -21,7 +22,7 @@ def reference(data: bytes) -> np.ndarray:
 
 
 def ours(data: bytes) -> np.ndarray:
-    return codecs.decode(data, probe(data))
+    return decode_image(data, probe(data))
 
 
 @pytest.mark.parametrize("kind", bmp_factory.KINDS)

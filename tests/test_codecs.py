@@ -5,14 +5,17 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from imgserve import formats
 from imgserve.errors import Problem
-from imgserve.imaging import codecs
+from imgserve.imaging import decode as decoding
+from imgserve.imaging import encode as encoding
 from imgserve.imaging.probe import probe
+from imgserve.options import Options
 from tests.images import BLUE, GREEN, RED, WHITE, close, color_at, encode, jpeg_with_orientation, photo, quadrants
 
 
 def decode(data: bytes, shrink: int = 1) -> np.ndarray:
-    return codecs.decode(data, probe(data), shrink=shrink)
+    return decoding.decode(data, probe(data), shrink=shrink)
 
 
 @pytest.mark.parametrize("image, ext, shape, dtype", [
@@ -93,9 +96,9 @@ def test_tiff_orientation_is_applied_once() -> None:
 
 def test_pixel_limit_is_422_from_the_header() -> None:
     header = probe(encode(photo(100, 100), ".png"))
-    codecs.check_pixels(header, 10_000)
+    decoding.check_pixels(header, 10_000)
     with pytest.raises(Problem) as caught:
-        codecs.check_pixels(header, 9_999)
+        decoding.check_pixels(header, 9_999)
     assert caught.value.status == 422 and "100x100 = 10000 pixels" in caught.value.detail
 
 
@@ -121,10 +124,10 @@ def test_corrupt_bodies_are_415_or_an_image_never_an_exception(ext: str) -> None
 def test_prepare_and_encode_every_format(format: str) -> None:
     image = np.dstack([quadrants(), np.full((60, 80), 255, np.uint8)])
     image[:, :, 3][:30] = 0  # top half transparent
-    data = codecs.encode(codecs.prepare(image, format, (0, 0, 0, 255)), format, 90)
+    data = encoding.encode(encoding.prepare(image, format, (0, 0, 0, 255)), format, Options(q=90))
     got = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     assert got.shape[:2] == (60, 80)
-    if format in codecs.ALPHA:
+    if formats.FORMATS[format].alpha:
         assert got.shape[2] == 4 and got[0, 0, 3] == 0 and got[59, 0, 3] == 255
     else:
         assert got.shape[2] == 3 and close(tuple(got[5, 5]), (0, 0, 0), 8)  # flattened onto black
@@ -134,24 +137,24 @@ def test_prepare_and_encode_every_format(format: str) -> None:
 def test_depths_are_brought_to_what_the_encoder_takes() -> None:
     deep = np.full((4, 4, 3), 65535, np.uint16)
     deep[0, 0] = (0, 32768, 257)
-    assert codecs.prepare(deep, "png", (255, 255, 255, 255)).dtype == np.uint16
-    eight = codecs.prepare(deep, "jpeg", (255, 255, 255, 255))
+    assert encoding.prepare(deep, "png", (255, 255, 255, 255)).dtype == np.uint16
+    eight = encoding.prepare(deep, "jpeg", (255, 255, 255, 255))
     assert eight.dtype == np.uint8 and eight[0, 0].tolist() == [0, 128, 1] and eight[1, 1].tolist() == [255] * 3
     floats = np.full((2, 2, 3), 2.0, np.float32)
     floats[0, 0] = (-1, 0.5, 1)
-    assert codecs.prepare(floats, "png", (0, 0, 0, 255))[0, 0].tolist() == [0, 32768, 65535]
-    assert codecs.prepare(floats, "webp", (0, 0, 0, 255))[0, 0].tolist() == [0, 128, 255]
-    assert codecs.prepare(floats, "tiff", (0, 0, 0, 255)).dtype == np.float32
+    assert encoding.prepare(floats, "png", (0, 0, 0, 255))[0, 0].tolist() == [0, 32768, 65535]
+    assert encoding.prepare(floats, "webp", (0, 0, 0, 255))[0, 0].tolist() == [0, 128, 255]
+    assert encoding.prepare(floats, "tiff", (0, 0, 0, 255)).dtype == np.float32
 
 
 def test_png_round_trip_is_lossless_in_16_bits() -> None:
     image = np.random.default_rng(1).integers(0, 65536, (9, 11, 4), dtype=np.uint16)
-    data = codecs.encode(codecs.prepare(image, "png", (0, 0, 0, 0)), "png")
-    assert np.array_equal(codecs.decode_array(data), image)
+    data = encoding.encode(encoding.prepare(image, "png", (0, 0, 0, 0)), "png")
+    assert np.array_equal(decoding.decode_array(data), image)
 
 
 def test_default_formats() -> None:
-    assert [codecs.default_format(f) for f in ("jpeg", "png", "webp", "bmp", "tiff", "gif")] == \
+    assert [formats.default_output(f) for f in ("jpeg", "png", "webp", "bmp", "tiff", "gif")] == \
         ["jpeg", "png", "webp", "png", "png", "png"]
 
 
@@ -170,9 +173,9 @@ def test_quadrant_colours_survive_a_jpeg_round_trip() -> None:
     np.dstack([photo(40, 30), photo(40, 30, seed=1)[:, :, 0]]).astype(np.uint16) * 257,
 ], ids=["bgr8", "gray8", "bgra8", "bgr16", "gray16", "bgra16"])
 def test_encode_array_png_round_trip_is_lossless(image: np.ndarray) -> None:
-    data = codecs.encode_array(image, "png")
+    data = encoding.encode_array(image, "png")
     assert data.startswith(b"\x89PNG")
-    back = codecs.decode_array(data)
+    back = decoding.decode_array(data)
     assert back.dtype == image.dtype and back.shape == image.shape and np.array_equal(back, image)
 
 
@@ -180,9 +183,9 @@ def test_encode_array_png_round_trip_is_lossless(image: np.ndarray) -> None:
                                            ("bmp", b"BM")])
 def test_encode_array_lossy_and_other_formats(format: str, magic: bytes) -> None:
     image = quadrants().astype(np.uint16) * 257   # 16 bits: rounded to 8 where the format has no 16 bits
-    data = codecs.encode_array(image, format, quality=95)
+    data = encoding.encode_array(image, format, quality=95)
     assert data.startswith(magic)
-    back = codecs.decode_array(data)
+    back = decoding.decode_array(data)
     assert back.shape == (60, 80, 3)
     assert close(color_at(back, 0.25, 0.25), RED if back.dtype == np.uint8 else tuple(v * 257 for v in RED), 12 * 257)
     assert close(color_at(back, 0.75, 0.75), WHITE if back.dtype == np.uint8 else (65535,) * 3, 12 * 257)
@@ -190,7 +193,7 @@ def test_encode_array_lossy_and_other_formats(format: str, magic: bytes) -> None
 
 def test_encode_array_flattens_alpha_onto_bg_for_jpeg() -> None:
     clear = np.zeros((20, 20, 4), np.uint8)
-    back = codecs.decode_array(codecs.encode_array(clear, "jpeg", bg=(0, 0, 255, 255)))
+    back = decoding.decode_array(encoding.encode_array(clear, "jpeg", bg=(0, 0, 255, 255)))
     assert back.shape == (20, 20, 3) and close(color_at(back, 0.5, 0.5), BLUE)
 
 
@@ -203,4 +206,4 @@ def test_encode_array_flattens_alpha_onto_bg_for_jpeg() -> None:
 ])
 def test_encode_array_refuses_what_it_cannot_encode(image, format: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        codecs.encode_array(image, format)
+        encoding.encode_array(image, format)

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from imgserve.imaging import dc_scans
-from imgserve.imaging.codecs import decode
+from imgserve.imaging.decode import decode
 from imgserve.imaging.probe import probe
 from tests.images import photo
 

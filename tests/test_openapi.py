@@ -18,7 +18,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.modes import GenerationMode
 
 from imgserve import create_app
-from imgserve.options import PARSERS
+from imgserve.options import OPTIONS
 from imgserve.settings import Settings
 
 IMAGES = Path(__file__).parent.parent / "images"
@@ -83,7 +83,7 @@ def test_every_registered_route_is_described() -> None:
 def test_every_option_is_described() -> None:
     doc = APP.test_client().get("/openapi.json").json
     params = {p["name"] for p in doc["paths"]["/image/{id}"]["get"]["parameters"]}
-    assert params == set(PARSERS) | {"id"}
+    assert params == set(OPTIONS) | {"id"}
 
 
 def test_the_document_follows_the_settings() -> None:

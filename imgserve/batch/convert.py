@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 from itertools import islice
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, formats
 from ..errors import Problem
 from ..imaging.pipeline import render
 from ..options import Options
@@ -41,7 +41,6 @@ from ..sources.folder import EXTENSIONS, Folder, within
 log = logging.getLogger(__name__)
 
 CONVERTED, SKIPPED, FAILED = "converted", "skipped", "failed"
-OUTPUT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "bmp": ".bmp", "tiff": ".tif"}
 TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}\.imgserve-part")  # `.<name>.<random>.imgserve-part`
 IN_FLIGHT_PER_WORKER = 2  # tasks queued per worker: enough to keep it busy, few to cancel on Ctrl-C
 STOP_CHECK_SECONDS = 0.2  # how soon a stop request is noticed while every worker is busy
@@ -70,7 +69,7 @@ class Conversion:
 
     @property
     def extension(self) -> str:
-        return OUTPUT_EXTENSIONS[self.options.format]
+        return formats.FORMATS[self.options.format].extension
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import formats
 from ..errors import Problem
 from ..options import Options
-from . import codecs, geometry, ops
+from . import decode, encode, geometry, ops
 from .probe import Header, probe
 
 
@@ -30,7 +31,7 @@ class Rendered:
 
     @property
     def mime_type(self) -> str:
-        return codecs.MIME_TYPES[self.format]
+        return formats.FORMATS[self.format].mime
 
 
 def render(data: bytes | np.ndarray, options: Options, settings, deadline: float | None = None,
@@ -45,20 +46,20 @@ def render(data: bytes | np.ndarray, options: Options, settings, deadline: float
         header = Header("png", data.shape[1], data.shape[0], ops.channels(data), data.dtype.itemsize * 8)
     else:
         header = probe(data)
-        codecs.check_pixels(header, settings.max_pixels)
+        decode.check_pixels(header, settings.max_pixels)
     plan = geometry.plan(*header.display_size, options, settings.max_dimension,
                          shrinkable=header.format == "jpeg")
     held = data.nbytes if isinstance(data, np.ndarray) else len(data)
-    with reserve(held + codecs.working_bytes(header, plan.shrink, plan.size)):
-        image = data if isinstance(data, np.ndarray) else codecs.decode(data, header, shrink=plan.shrink)
+    with reserve(held + decode.working_bytes(header, plan.shrink, plan.size)):
+        image = data if isinstance(data, np.ndarray) else decode.decode(data, header, shrink=plan.shrink)
         decoded = time.perf_counter()
         _check(deadline, "decoding")
         image = run(image, plan, options, header)
-        format = options.format or codecs.default_format(header.format)
-        image = codecs.prepare(image, format, options.bg)
+        format = options.format or formats.default_output(header.format)
+        image = encode.prepare(image, format, options.bg)
         processed = time.perf_counter()
         _check(deadline, "processing")
-        body = codecs.encode(image, format, options.q)
+        body = encode.encode(image, format, options)
     seconds = {"decode": decoded - started, "process": processed - decoded,
                "encode": time.perf_counter() - processed}
     return Rendered(body, format, image.shape[1], image.shape[0], seconds)

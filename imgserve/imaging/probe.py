@@ -11,10 +11,9 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import formats
 from ..errors import Problem
 from . import bmp
-
-FORMAT_NAMES = "JPEG, PNG, WebP, BMP, TIFF or GIF"
 
 
 @dataclass(frozen=True)
@@ -37,27 +36,10 @@ class Header:
         return (self.height, self.width) if self.orientation >= 5 else (self.width, self.height)
 
 
-def sniff(data: bytes) -> str | None:
-    head = bytes(data[:12])
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head.startswith(b"BM"):
-        return "bmp"
-    if head[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
-        return "tiff"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    return None
-
-
 def probe(data: bytes) -> Header:
-    kind = sniff(data)
+    kind = formats.sniff(data)
     if kind is None:
-        raise Problem(415, f"not an image this server decodes ({FORMAT_NAMES}, recognised by content)")
+        raise Problem(415, f"not an image this server decodes ({formats.listed()}, recognised by content)")
     try:
         header = READERS[kind](data)
     except Problem:

@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import formats
 from ..errors import Problem
 
 log = logging.getLogger(__name__)
 
 # Tried in this order when an id comes without an extension.
-EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+EXTENSIONS = formats.extensions()
 _EXTENSIONS = [variant for ext in EXTENSIONS for variant in (ext, ext.upper())]
 
 

@@ -45,9 +45,8 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from cachetools import LRUCache
 
-from .. import __version__
+from .. import __version__, formats
 from ..errors import Problem, bad_option
-from ..imaging.probe import FORMAT_NAMES, sniff
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -290,7 +289,7 @@ class Remote:
             chunk = response.read1(CHUNK)
             if not chunk:
                 break
-            if size < SNIFF_BYTES <= size + len(chunk) and not sniff(b"".join(chunks) + chunk):
+            if size < SNIFF_BYTES <= size + len(chunk) and not formats.sniff(b"".join(chunks) + chunk):
                 raise self._not_an_image(target, response)
             size += len(chunk)
             if size > self.max_bytes:
@@ -300,7 +299,7 @@ class Remote:
         if declared.isdigit() and size != int(declared):
             raise Problem(502, f"{target.url} closed the connection after {size} of {declared} bytes")
         body = b"".join(chunks)
-        if not sniff(body):
+        if not formats.sniff(body):
             raise self._not_an_image(target, response)
         return body
 
@@ -309,7 +308,7 @@ class Remote:
 
     def _not_an_image(self, target: _Target, response: http.client.HTTPResponse) -> Problem:
         kind = response.getheader("Content-Type") or "no Content-Type"
-        return Problem(502, f"{target.url} did not send an image ({kind}); this server reads {FORMAT_NAMES}")
+        return Problem(502, f"{target.url} did not send an image ({kind}); this server reads {formats.listed()}")
 
 
 class _Connection(http.client.HTTPConnection):

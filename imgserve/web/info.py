@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import formats
 from ..errors import Problem
-from ..imaging.codecs import MIME_TYPES
 from ..imaging.probe import Header, probe
 from ..sources.folder import Original
 
@@ -33,7 +33,7 @@ def facts(header: Header, size: int, modified: float) -> dict[str, Any]:
     display_width, display_height = header.display_size
     return {
         "format": header.format,
-        "mime_type": MIME_TYPES.get(header.format, f"image/{header.format}"),
+        "mime_type": formats.FORMATS[header.format].mime,
         "width": header.width,
         "height": header.height,
         "display_width": display_width,

@@ -1,6 +1,6 @@
 """`GET /openapi.json`: the HTTP API as an OpenAPI 3.1 document, built for this app's settings.
 
-The options come from `options.option_schemas` (the same constants the parsers use), bounds such as
+The options come from the option registry (`options.schemas`, the same rows the parsers use), bounds such as
 MAX_DIMENSION and the preset names from the settings, so the document describes this server rather
 than a default one. `tests/test_openapi.py` keeps it true: schemathesis sends generated requests,
 valid and invalid, to every operation the app has registered and checks each answer against it.
@@ -14,10 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from .. import __version__
+from .. import __version__, formats, options
 from ..errors import PROBLEM_JSON
-from ..imaging.codecs import MIME_TYPES
-from ..options import option_schemas
 
 bp = Blueprint("openapi", __name__)
 
@@ -55,16 +53,16 @@ def openapi() -> Response:
 
 
 def document(settings: Any) -> dict[str, Any]:
-    options = query_options(settings)
-    schemas = option_schemas(settings)
-    image_ops = _operation("An original from the root, processed", options, [200, 304, 400, 403, 404, 413, 415,
+    params = query_options(settings)
+    schemas = options.schemas(settings)
+    image_ops = _operation("An original from the root, processed", params, [200, 304, 400, 403, 404, 413, 415,
                                                                                422, 503], image=True,
                            path_params=[_path_param("id", "a path under the root, with or without its extension "
                                                           "(`photos/dune.jpg`, `photos/dune`), or a manifest key")])
     paths: dict[str, Any] = {
         "/image/{id}": {"get": image_ops, "head": {**image_ops, "summary": image_ops["summary"] + " (headers only)"}},
         "/process": {"post": {
-            **_operation("The image in the request body, processed", options, [200, 400, 403, 413, 415, 422, 503],
+            **_operation("The image in the request body, processed", params, [200, 400, 403, 413, 415, 422, 503],
                          image=True),
             "requestBody": {"required": True, "content": {
                 "image/*": {"schema": {"type": "string", "format": "binary"}},
@@ -75,7 +73,7 @@ def document(settings: Any) -> dict[str, Any]:
         "/fetch": {"get": _operation(
             "A remote original (read into memory, never to disk), processed; off unless IMGSERVE_REMOTE_ALLOW "
             "lists hosts", [_query("url", {"type": "string", "format": "uri", "description": "an http(s) URL"},
-                                   required=True)] + options,
+                                   required=True)] + params,
             [200, 400, 403, 413, 415, 422, 502, 503, 504], image=True)},
         "/placeholder/{size}": {"get": _operation(
             "A generated image of exactly W x H with centred text", [
@@ -157,7 +155,7 @@ def document(settings: Any) -> dict[str, Any]:
 def query_options(settings: Any) -> list[dict[str, Any]]:
     """The query options this server accepts: all of them, or in presets-only mode just `preset` and
     `format=auto`; plus the signature where signing is on."""
-    schemas = option_schemas(settings)
+    schemas = options.schemas(settings)
     if settings.presets_only:
         schemas = {"format": {**schemas["format"], "enum": ["auto"]},
                    **({"preset": schemas["preset"]} if "preset" in schemas else {})}
@@ -178,7 +176,7 @@ def _operation(summary: str, params: list[dict[str, Any]], statuses: list[int], 
                 "description": "the image, encoded in memory",
                 "headers": {name: {"schema": {"type": "string"}, "required": True}
                             for name in ("ETag", "Cache-Control", "Content-Length")},
-                "content": {mime: {"schema": {"type": "string", "format": "binary"}} for mime in MIME_TYPES.values()},
+                "content": {f.mime: {"schema": {"type": "string", "format": "binary"}} for f in formats.outputs()},
             }
         elif status == 304:
             responses["304"] = {"description": "not modified: the client's copy (If-None-Match, If-Modified-Since) "

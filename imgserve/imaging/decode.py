@@ -1,4 +1,4 @@
-"""Bytes -> ndarray and ndarray -> bytes, in memory, with OpenCV (and `bmp` for what OpenCV gets wrong).
+"""Bytes -> ndarray, in memory, with OpenCV (and `bmp` for what OpenCV gets wrong).
 
 `decode` trusts nothing: the header has been probed (format by magic bytes, size checked against
 the pixel limit) before a decoder runs, and a decoder that fails or throws is a 415. JPEG is decoded
@@ -25,6 +25,7 @@ from . import (
 from .probe import Header, probe  # noqa: E402
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # a failed decode is our 415, not a console line
 log = logging.getLogger(__name__)
 
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
@@ -44,10 +45,6 @@ _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_RE
             8: cv2.IMREAD_REDUCED_COLOR_8}
 _REDUCED_GRAY = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
                  8: cv2.IMREAD_REDUCED_GRAYSCALE_8}
-
-
-def default_format(source_format: str) -> str:
-    return source_format if source_format in WEB_FORMATS else "png"
 
 
 def check_pixels(header: Header, max_pixels: int) -> None:
@@ -104,40 +101,3 @@ def decode_array(data: bytes, max_pixels: int = 100_000_000) -> np.ndarray:
     return decode(data, header)
 
 
-def prepare(image: np.ndarray, format: str, bg: tuple[int, int, int, int]) -> np.ndarray:
-    """Make the array something `format` can hold: alpha flattened onto `bg` where it has none,
-    samples brought to a depth it takes."""
-    if format not in ALPHA:
-        image = ops.flatten(image, bg)
-    return ops.to_depth(image, DEPTHS[format])
-
-
-def encode_array(image: np.ndarray, format: str = "png", quality: int = 80,
-                 bg: tuple[int, int, int, int] = (255, 255, 255, 255)) -> bytes:
-    """A BGR(A) or gray array (uint8, uint16, or float32 in 0..1) -> `format` bytes, made in memory.
-
-    The same two steps the service runs on every output (`prepare`, then `encode`), so a client's
-    PNG is exactly what the server would make: lossless, 16 bits kept. Formats without alpha get it
-    flattened onto `bg` (RGBA); formats without 16 bits get the samples rounded to 8.
-    """
-    if format not in MIME_TYPES:
-        raise ValueError(f"format must be one of {', '.join(MIME_TYPES)}, got {format!r}")
-    if not isinstance(image, np.ndarray) or image.dtype not in (np.uint8, np.uint16, np.float32):
-        raise ValueError(f"expected a uint8, uint16 or float32 NumPy array, got {getattr(image, 'dtype', type(image))}")
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))) or 0 in image.shape:
-        raise ValueError(f"expected gray (h, w), BGR (h, w, 3) or BGRA (h, w, 4) pixels, got shape {image.shape}")
-    return encode(prepare(np.ascontiguousarray(image), format, bg), format, quality)
-
-
-def encode(image: np.ndarray, format: str, quality: int = 80) -> bytes:
-    params = {
-        "jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality],
-        "webp": [cv2.IMWRITE_WEBP_QUALITY, quality],
-        "png": PNG_PARAMS,
-    }.get(format, [])
-    ok, buffer = cv2.imencode("." + ("jpg" if format == "jpeg" else format), image, params)
-    if not ok:
-        raise RuntimeError(f"OpenCV could not encode a {image.shape} {image.dtype} array as {format}")
-    return buffer.tobytes()
