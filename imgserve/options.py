@@ -225,6 +225,8 @@ SPECS: tuple[Option, ...] = (
     Option("grayscale", Flag(), False, "1: grey levels only"),
     Option("blur", Decimal("max_blur"), 0.0, "Gaussian blur sigma, in output pixels; decimal notation like 0.5"),
     Option("sharpen", Decimal("max_sharpen"), 0.0, "unsharp mask amount; decimal notation like 0.5"),
+    Option("pixelate", Integer(2, 1000), None, "cut the output into square blocks this many pixels wide, each "
+                                               "filled with its average colour"),
     Option("format", OUTPUTS, None, "output format; unset: JPEG, PNG and WebP sources keep theirs, others become "
                                     "PNG; auto: WebP when Accept names image/webp"),
     Option("q", Integer(1, 100), 80, "JPEG and WebP quality"),

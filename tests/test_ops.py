@@ -125,3 +125,20 @@ def test_premultiplied_resize_matches_a_float_reference() -> None:
     small = cv2.resize(work, (16, 16), interpolation=cv2.INTER_AREA)
     np.divide(small[:, :, :3] * 255, small[:, :, 3:4], out=small[:, :, :3], where=small[:, :, 3:4] > 0)
     assert np.abs(got.astype(float) - np.clip(np.rint(small), 0, 255)).max() <= 1
+
+
+def test_pixelate_fills_each_block_with_its_exact_average() -> None:
+    image = np.random.default_rng(7).integers(0, 256, (11, 13, 3), dtype=np.uint8)
+    got = ops.pixelate(image, 4)
+    for y in range(0, 11, 4):
+        for x in range(0, 13, 4):
+            block = image[y:y + 4, x:x + 4].reshape(-1, 3).astype(float)
+            assert np.abs(got[y:y + 4, x:x + 4].reshape(-1, 3) - block.mean(axis=0)).max() <= 0.5  # rounded mean
+    assert ops.pixelate(image, None) is image
+
+
+def test_pixelate_weights_colour_by_alpha() -> None:
+    image = np.zeros((4, 4, 4), np.uint8)
+    image[:, :2] = (0, 0, 255, 255)   # opaque red
+    image[:, 2:] = (255, 0, 0, 0)     # transparent blue: its colour must not bleed in
+    assert ops.pixelate(image, 4)[0, 0].tolist() == [0, 0, 255, 128]

@@ -113,3 +113,22 @@ def test_format_auto_follows_accept(accept: str, webp: bool) -> None:
 def test_colours() -> None:
     assert parse_color("abc") == (0xAA, 0xBB, 0xCC, 255)
     assert parse_color("00000000") == (0, 0, 0, 0)
+
+
+SAMPLES = {"w": 300, "h": 200, "fit": "cover", "gravity": "se", "scale": 0.123456789, "enlarge": True,
+           "crop": (1, 2, 3, 4), "rotate": 90, "flip": "hv", "grayscale": True, "blur": 2.5, "sharpen": 0.25,
+           "pixelate": 8, "format": "webp", "q": 55, "bg": (255, 0, 0, 128)}
+
+
+def test_what_the_client_writes_the_server_reads_back() -> None:
+    """imgserve.client and `imgserve sign` spell values with options.text: every option round-trips."""
+    from imgserve.options import OPTIONS, text
+
+    assert set(SAMPLES) == set(OPTIONS), "a new option needs a sample here"
+    for name, value in SAMPLES.items():
+        assert parse({name: text(name, value)}, Limits()) == Options(**{name: value}), name
+
+
+def test_canonical_spelling_is_what_parse_reads() -> None:
+    options = Options(**{k: v for k, v in SAMPLES.items() if k != "scale"})  # scale excludes w/h
+    assert parse(dict(pair.split("=") for pair in options.canonical().split("&")), Limits()) == options

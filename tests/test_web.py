@@ -198,3 +198,14 @@ def test_manifest_ids(root, tmp_path) -> None:
     manifest.write_text("id,path\n42,sub/deep.bmp\n")
     client = create_app({"root": str(root), "manifest": str(manifest)}).test_client()
     assert decode(client.get("/image/42?w=20").data).shape == (10, 20, 3)
+
+
+def test_pixelate_reaches_the_pixels(client) -> None:
+    """pixelate was added as one option row, one ops function and one step: it must work end to end."""
+    response = client.get("/image/quad.png?pixelate=20")
+    assert response.status_code == 200
+    got = decode(response.data)
+    assert got.shape == (60, 80, 3)
+    blocks = got.reshape(3, 20, 4, 20, 3)
+    assert (blocks == blocks[:, :1, :, :1]).all()  # every 20x20 block is one colour
+    assert client.get("/image/quad.png?pixelate=1").status_code == 400

@@ -167,6 +167,29 @@ def sharpen(image: np.ndarray, amount: float) -> np.ndarray:
     return cv2.addWeighted(image, 1.0 + amount, soft, -amount, 0)
 
 
+def pixelate(image: np.ndarray, size: int | None) -> np.ndarray:
+    """Blocks of `size` x `size` pixels from the top left (the last row and column of blocks may be
+    narrower), each the exact average of its pixels; with alpha, colours are averaged weighted by
+    alpha, so what is under transparent pixels does not bleed into the block."""
+    if not size or size < 2:
+        return image
+    height, width = image.shape[:2]
+    rows, cols = np.arange(0, height, size), np.arange(0, width, size)
+    counts = np.outer(np.diff(rows, append=height), np.diff(cols, append=width)).astype(np.float64)
+    work = image.astype(np.float64)
+    if channels(image) == 4:
+        work[:, :, :3] *= work[:, :, 3:4]
+    sums = np.add.reduceat(np.add.reduceat(work, rows, axis=0), cols, axis=1)
+    if channels(image) == 4:
+        alpha = sums[:, :, 3:4]
+        np.divide(sums[:, :, :3], alpha, out=sums[:, :, :3], where=alpha > 0)
+        sums[:, :, 3] /= counts
+    else:
+        sums /= counts if sums.ndim == 2 else counts[:, :, None]
+    blocks = _to_dtype(sums, image.dtype) if image.dtype != np.float32 else sums.astype(np.float32)
+    return np.repeat(np.repeat(blocks, np.diff(rows, append=height), axis=0), np.diff(cols, append=width), axis=1)
+
+
 def flatten(image: np.ndarray, bg: tuple[int, int, int, int]) -> np.ndarray:
     """Composite BGRA over an opaque `bg` colour, for outputs without alpha."""
     if channels(image) != 4:

@@ -1,8 +1,10 @@
 """The visible order of work for one image: probe, plan, decode, the steps, encode.
 
-Steps run in one fixed, documented order (README, "Options"): crop -> rotate -> flip -> resize ->
-pad -> grayscale -> blur -> sharpen -> alpha/depth for the output format. Filters run after the
-resize so that their strength is in output pixels and their cost is paid on the small image.
+`STEPS` is the list of pixel steps, run in its order by a short loop that checks the render's
+deadline after each one: crop -> rotate -> flip -> resize -> pad -> grayscale -> blur -> sharpen ->
+pixelate, then alpha and depth for the output format. Filters come after the resize so that their
+strength is in output pixels and their cost is paid on the small image. A new step is one function
+in ops.py (pure ndarray -> ndarray) and one entry here.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .. import formats
 from ..errors import Problem
-from ..options import Options
 from . import decode, encode, geometry, ops
 from .probe import Header, probe
 
@@ -34,13 +36,47 @@ class Rendered:
         return formats.FORMATS[self.format].mime
 
 
-def render(data: bytes | np.ndarray, options: Options, settings, deadline: float | None = None,
+@dataclass(frozen=True)
+class Job:
+    """What every step of one render may read: the options, the plan made from the header, the header."""
+    options: Any
+    plan: geometry.Plan
+    header: Header
+
+
+Step = Callable[[np.ndarray, Job], np.ndarray]
+
+
+def _on_decoded(box: geometry.Box | None, image: np.ndarray, full: tuple[int, int]) -> geometry.Box | None:
+    """A box in full-size source pixels, on an image that was decoded smaller (shrink-on-load)."""
+    height, width = image.shape[:2]
+    if box is None or (width, height) == full:
+        return box
+    sx, sy = width / full[0], height / full[1]
+    x, y = min(int(box[0] * sx), width - 1), min(int(box[1] * sy), height - 1)
+    return x, y, max(1, min(round(box[2] * sx), width - x)), max(1, min(round(box[3] * sy), height - y))
+
+
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("crop", lambda image, job: ops.crop(image, _on_decoded(job.plan.crop, image, job.header.display_size))),
+    ("rotate", lambda image, job: ops.rotate(image, job.options.rotate)),
+    ("flip", lambda image, job: ops.flip(image, job.options.flip)),
+    ("resize", lambda image, job: ops.resize(image, job.plan.resize)),
+    ("pad", lambda image, job: ops.window(image, job.plan.pad, job.options.bg)),
+    ("grayscale", lambda image, job: ops.grayscale(image, job.options.grayscale)),
+    ("blur", lambda image, job: ops.blur(image, job.options.blur)),
+    ("sharpen", lambda image, job: ops.sharpen(image, job.options.sharpen)),
+    ("pixelate", lambda image, job: ops.pixelate(image, job.options.pixelate)),
+)
+
+
+def render(data: bytes | np.ndarray, options: Any, settings: Any, deadline: float | None = None,
            reserve: Callable[[int], AbstractContextManager] = lambda nbytes: nullcontext()) -> Rendered:
     """Encoded bytes in, encoded bytes out. `data` may also be a BGR(A) image already drawn in memory
     (a placeholder), which has no header to probe and nothing to decode, and counts as a PNG source.
-    `deadline` (time.monotonic()) is checked between stages: a single OpenCV call cannot be
-    interrupted, but the input limits keep each one bounded. `reserve` is held, with the memory the
-    image needs, from decoding to encoding (admission.Admission.reserve)."""
+    `deadline` (time.monotonic()) is checked after decoding and after every step: a single OpenCV
+    call cannot be interrupted, but the input limits keep each one bounded. `reserve` is held, with the
+    memory the image needs, from decoding to encoding (web.admission.Admission.reserve)."""
     started = time.perf_counter()
     if isinstance(data, np.ndarray):
         header = Header("png", data.shape[1], data.shape[0], ops.channels(data), data.dtype.itemsize * 8)
@@ -54,11 +90,13 @@ def render(data: bytes | np.ndarray, options: Options, settings, deadline: float
         image = data if isinstance(data, np.ndarray) else decode.decode(data, header, shrink=plan.shrink)
         decoded = time.perf_counter()
         _check(deadline, "decoding")
-        image = run(image, plan, options, header)
+        job = Job(options, plan, header)
+        for name, step in STEPS:
+            image = step(image, job)
+            _check(deadline, name)
         format = options.format or formats.default_output(header.format)
         image = encode.prepare(image, format, options.bg)
         processed = time.perf_counter()
-        _check(deadline, "processing")
         body = encode.encode(image, format, options)
     seconds = {"decode": decoded - started, "process": processed - decoded,
                "encode": time.perf_counter() - processed}
@@ -69,25 +107,3 @@ def _check(deadline: float | None, stage: str) -> None:
     if deadline is not None and time.monotonic() > deadline:
         raise Problem(503, f"the image took too long to render (over the limit after {stage}); "
                            "ask for a smaller output or try again", headers={"Retry-After": "1"})
-
-
-def run(image: np.ndarray, plan: geometry.Plan, options: Options, header: Header) -> np.ndarray:
-    image = ops.crop(image, _on_decoded(plan.crop, image, header.display_size))
-    image = ops.rotate(image, options.rotate)
-    image = ops.flip(image, options.flip)
-    image = ops.resize(image, plan.resize)
-    image = ops.window(image, plan.pad, options.bg)
-    image = ops.grayscale(image, options.grayscale)
-    image = ops.blur(image, options.blur)
-    image = ops.sharpen(image, options.sharpen)
-    return image
-
-
-def _on_decoded(box: geometry.Box | None, image: np.ndarray, full: tuple[int, int]) -> geometry.Box | None:
-    """A box in full-size source pixels, on an image that was decoded smaller (shrink-on-load)."""
-    height, width = image.shape[:2]
-    if box is None or (width, height) == full:
-        return box
-    sx, sy = width / full[0], height / full[1]
-    x, y = min(int(box[0] * sx), width - 1), min(int(box[1] * sy), height - 1)
-    return x, y, max(1, min(round(box[2] * sx), width - x)), max(1, min(round(box[3] * sy), height - y))
