@@ -71,8 +71,8 @@ def info(file: str) -> None:
     """Print JSON facts about an image FILE, read from its header: sizes, channels, depth, format."""
     import json
 
+    from .imaging.facts import facts, read_header
     from .sources.folder import Original
-    from .web.info import facts, read_header
 
     with open(file, "rb") as opened:
         stat = os.fstat(opened.fileno())

@@ -129,15 +129,15 @@ def test_slots_are_released_when_the_work_fails() -> None:
 
 
 def test_overloaded_server_answers_503_problem_json(root, monkeypatch) -> None:
-    import imgserve.web.app
+    import imgserve.web.images
 
-    real = imgserve.web.app.render
+    real = imgserve.web.images.render
 
     def slow(*args, **kwargs):
         time.sleep(0.5)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(imgserve.web.app, "render", slow)
+    monkeypatch.setattr(imgserve.web.images, "render", slow)
     app = create_app({"root": str(root), "max_in_flight": "1", "max_queue": "0", "cache_bytes": "0"})
     results: list = []
     worker = threading.Thread(target=lambda: results.append(app.test_client().get("/image/photo.jpg?w=20")))

@@ -19,14 +19,15 @@ def svc(app):
 
 def test_a_repeat_is_answered_by_the_hot_path_with_the_same_response(client, svc) -> None:
     first = client.get("/image/photo.jpg?w=50")
-    assert svc.hot.hits == 0
+    assert svc.repeats.hits == 0
     second = client.get("/image/photo.jpg?w=50")
-    assert svc.hot.hits == 1
+    assert svc.repeats.hits == 1
     assert second.status_code == 200 and second.data == first.data
     assert dict(second.headers) == dict(first.headers)
     assert decode(second.data).shape == (38, 50, 3)
     head = client.head("/image/photo.jpg?w=50")
-    assert svc.hot.hits == 2 and head.data == b"" and head.headers["Content-Length"] == first.headers["Content-Length"]
+    assert svc.repeats.hits == 2 and head.data == b""
+    assert head.headers["Content-Length"] == first.headers["Content-Length"]
 
 
 def test_a_changed_original_goes_the_full_way(client, svc, root) -> None:
@@ -35,10 +36,10 @@ def test_a_changed_original_goes_the_full_way(client, svc, root) -> None:
     (root / "photo.jpg").write_bytes(encode(photo(200, 100, seed=9), ".jpg"))
     os.utime(root / "photo.jpg", (later, later))
     changed = client.get("/image/photo.jpg?w=50")
-    assert svc.hot.hits == 0 and changed.headers["ETag"] != first.headers["ETag"]
+    assert svc.repeats.hits == 0 and changed.headers["ETag"] != first.headers["ETag"]
     assert decode(changed.data).shape == (25, 50, 3)
     (root / "photo.jpg").unlink()
-    assert client.get("/image/photo.jpg?w=50").status_code == 404 and svc.hot.hits == 0
+    assert client.get("/image/photo.jpg?w=50").status_code == 404 and svc.repeats.hits == 0
 
 
 def test_revalidations_get_304_from_the_hot_path(client, svc) -> None:
@@ -49,18 +50,18 @@ def test_revalidations_get_304_from_the_hot_path(client, svc) -> None:
         assert response.status_code == 304 and response.data == b""
         assert response.headers["ETag"] == tag and response.headers["Last-Modified"] == first.headers["Last-Modified"]
         assert "Content-Type" not in response.headers
-    assert svc.hot.hits == 4
+    assert svc.repeats.hits == 4
     assert client.get("/image/photo.jpg?w=50", headers={"If-None-Match": '"other"'}).status_code == 200
-    assert svc.hot.hits == 5
+    assert svc.repeats.hits == 5
     since = {"If-Modified-Since": first.headers["Last-Modified"]}     # dates: the full way decides
-    assert client.get("/image/photo.jpg?w=50", headers=since).status_code == 304 and svc.hot.hits == 5
+    assert client.get("/image/photo.jpg?w=50", headers=since).status_code == 304 and svc.repeats.hits == 5
 
 
 def test_entries_expire(client, svc, monkeypatch) -> None:
     monkeypatch.setattr(repeat_cache, "REMEMBER_SECONDS", -1.0)   # remembered already out of date
     client.get("/image/photo.jpg?w=50")
     client.get("/image/photo.jpg?w=50")
-    assert svc.hot.hits == 0
+    assert svc.repeats.hits == 0
 
 
 def test_negotiated_formats_are_remembered_apart(client, svc) -> None:
@@ -69,7 +70,7 @@ def test_negotiated_formats_are_remembered_apart(client, svc) -> None:
         assert client.get("/image/photo.jpg?w=50&format=auto", headers=webp).headers["Content-Type"] == "image/webp"
         plain = client.get("/image/photo.jpg?w=50&format=auto", headers={"Accept": "*/*"})
         assert plain.headers["Content-Type"] == "image/jpeg" and plain.headers["Vary"] == "Accept"
-    assert svc.hot.hits == 2
+    assert svc.repeats.hits == 2
 
 
 def test_a_preset_with_format_auto_is_negotiated_on_the_hot_path_too(root) -> None:
@@ -80,7 +81,7 @@ def test_a_preset_with_format_auto_is_negotiated_on_the_hot_path_too(root) -> No
         assert client.get("/image/photo.jpg?preset=t", headers=webp).headers["Content-Type"] == "image/webp"
         plain = client.get("/image/photo.jpg?preset=t", headers={"Accept": "*/*"})
         assert plain.headers["Content-Type"] == "image/jpeg" and decode(plain.data).shape == (38, 50, 3)
-    assert svc.hot.hits == 2
+    assert svc.repeats.hits == 2
 
 
 def test_only_signed_urls_get_in(root) -> None:
@@ -88,7 +89,7 @@ def test_only_signed_urls_get_in(root) -> None:
     app = create_app({"root": str(root), "signing_keys": key})
     client, svc = app.test_client(), app.extensions["imgserve"]
     url = sign_url("/image/photo.jpg?w=50", key)
-    assert client.get(url).status_code == 200 and client.get(url).status_code == 200 and svc.hot.hits == 1
+    assert client.get(url).status_code == 200 and client.get(url).status_code == 200 and svc.repeats.hits == 1
     assert client.get(url[:-3] + "abc").status_code == 403
     assert client.get("/image/photo.jpg?w=50").status_code == 403
 
@@ -98,7 +99,7 @@ def test_nothing_is_remembered_without_a_result_cache(root) -> None:
     client = app.test_client()
     for _ in range(3):
         assert client.get("/image/photo.jpg?w=50").status_code == 200
-    assert app.extensions["imgserve"].hot.hits == 0
+    assert app.extensions["imgserve"].repeats.hits == 0
 
 
 def test_an_evicted_result_goes_the_full_way(root) -> None:
@@ -107,14 +108,14 @@ def test_an_evicted_result_goes_the_full_way(root) -> None:
     assert len(client.get("/image/photo.jpg?w=300&q=95").data) > 10000
     client.get("/image/photo.jpg?w=301&q=95")                      # evicts the first
     assert len(svc.cache) == 1
-    assert client.get("/image/photo.jpg?w=300&q=95").status_code == 200 and svc.hot.hits == 0
+    assert client.get("/image/photo.jpg?w=300&q=95").status_code == 200 and svc.repeats.hits == 0
 
 
 def test_hot_answers_are_logged_and_counted(client, svc, caplog) -> None:
     client.get("/image/photo.jpg?w=50")
     with caplog.at_level(logging.INFO, logger="imgserve.access"):
         client.get("/image/photo.jpg?w=50")
-    assert svc.hot.hits == 1
+    assert svc.repeats.hits == 1
     lines = [r.getMessage() for r in caplog.records if r.name == "imgserve.access"]
     assert len(lines) == 1 and lines[0].startswith("GET /image/photo.jpg?w=50 200 ")
     assert lines[0].endswith("cache=hit format=jpeg")

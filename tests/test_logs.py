@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-import imgserve.web.app
+import imgserve.web.images
 from imgserve.web.logs import PLAIN, JsonFormatter, PlainFormatter, Writer
 
 
@@ -59,7 +59,7 @@ def test_an_unexpected_error_adds_an_error_line_with_the_traceback(client, lines
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(imgserve.web.app, "render", broken)
+    monkeypatch.setattr(imgserve.web.images, "render", broken)
     assert client.get("/image/photo.jpg?w=11").status_code == 500
     access, other = lines()
     assert [r.access["status"] for r in access] == [500]

@@ -398,9 +398,10 @@ def test_tls_uses_the_host_name_for_sni_and_the_certificate(tmp_path, fake_dns, 
                         max_redirects=0, max_downloads=1, tls=client_tls)
         url = f"https://images.test:{origin.port}/quad.png"
         if ok:
-            assert remote.open(url).read() == QUAD
+            with remote.open(url) as original:
+                assert original.read(10**6) == QUAD
             assert origin.seen[0][1]["Host"] == f"images.test:{origin.port}"
         else:
             with pytest.raises(Problem) as refused:
-                remote.open(url)
+                remote.open(url).__enter__()
             assert refused.value.status == 502 and "certificate" in refused.value.detail.lower()

@@ -72,12 +72,12 @@ def test_if_none_match_gives_304_without_reading_the_original(client, root) -> N
 
 def test_304_costs_no_pixel_work(client, root, monkeypatch) -> None:
     tag = client.get("/image/photo.jpg?w=60").headers["ETag"]
-    import imgserve.web.app
+    import imgserve.web.images
 
     def refuse(*args, **kwargs):
         raise AssertionError("rendered on a conditional hit")
 
-    monkeypatch.setattr(imgserve.web.app, "render", refuse)
+    monkeypatch.setattr(imgserve.web.images, "render", refuse)
     assert client.get("/image/photo.jpg?w=60", headers={"If-None-Match": tag}).status_code == 304
 
 

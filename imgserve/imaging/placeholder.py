@@ -4,9 +4,9 @@ Text is drawn with OpenCV 5's built-in Unicode font (`cv2.FontFace`); the Hershe
 only, so they could not even write the default "W×H". The font size is found by measuring the text
 once at a reference size and scaling it to fill at most `WIDTH_SHARE` of the width and `HEIGHT_SHARE`
 of the height, so the text grows with the image and never leaves it; text that would be smaller than
-`MIN_FONT` pixels is left out. The text is at most `MAX_TEXT` characters, and its size is bounded by
-the image, itself bounded by MAX_DIMENSION: the worst case (one glyph 4096 px high on 8192x8192)
-draws in about 0.1 s.
+`MIN_FONT` pixels is left out. The text is short (web/placeholders.py bounds it), and its size is
+bounded by the image, itself bounded by MAX_DIMENSION: the worst case (one glyph 4096 px high on
+8192x8192) draws in about 0.1 s.
 
 Drawing is done as coverage: the text is rendered once into a one-channel mask the size of its box,
 which is cropped to its ink and centred, and each coverage value is mapped through a 256-entry
@@ -16,25 +16,19 @@ edges (OpenCV's own putText on BGRA does not blend alpha).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
-from ..errors import bad_option
-from ..options import SIGNATURE, color_hex, parse_color
+from ..options import color_hex
 
-PARAMS = ("text", "bg", "fg")               # read here; format and q are ordinary options
-ACCEPTED = PARAMS + ("format", "q", SIGNATURE)
-MAX_TEXT = 100
 WIDTH_SHARE, HEIGHT_SHARE = 0.8, 0.5
 MIN_FONT = 6
 REFERENCE = 100
 DEFAULT_BG = (204, 204, 204, 255)  # #ccc, as placehold.it
 DEFAULT_FG = (85, 85, 85, 255)     # #555
-_SIZE = re.compile(r"([0-9]{1,9})x([0-9]{1,9})")
 
 
 @dataclass(frozen=True)
@@ -102,34 +96,3 @@ def palette(bg: tuple[int, int, int, int], fg: tuple[int, int, int, int]) -> np.
     rgb = (np.array(fg[:3]) * a + np.array(bg[:3]) * ba * (1 - a)) / np.where(alpha > 0, alpha, 1)
     colours = np.hstack([rgb[:, ::-1], alpha * 255]) if bg[3] < 255 else rgb[:, ::-1]
     return np.clip(np.rint(colours), 0, 255).astype(np.uint8)
-
-
-def parse(size: str, args: Any, max_dimension: int) -> Placeholder:
-    """`<W>x<H>` and the query; 400 naming the part that is wrong."""
-    match = _SIZE.fullmatch(size)
-    if not match:
-        raise bad_option("size", f"expected <width>x<height> in pixels, like 300x200, got {size!r}")
-    width, height = (int(v) for v in match.groups())
-    for name, value in (("width", width), ("height", height)):
-        if not 1 <= value <= max_dimension:
-            raise bad_option(name, f"must be from 1 to {max_dimension}, got {value}")
-    for name, values in args.lists():
-        if name not in ACCEPTED:
-            raise bad_option(name, f"not an option of /placeholder, which takes {', '.join(ACCEPTED[:-1])}")
-        if len(values) != 1:
-            raise bad_option(name, "given more than once")
-    text = args.get("text", f"{width}×{height}")
-    if len(text) > MAX_TEXT:
-        raise bad_option("text", f"at most {MAX_TEXT} characters, got {len(text)}")
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
-        raise bad_option("text", "control characters (line breaks, tabs, ...) cannot be drawn")
-    return Placeholder(width, height, text, _color(args, "bg", DEFAULT_BG), _color(args, "fg", DEFAULT_FG))
-
-
-def _color(args: Any, name: str, default: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    if name not in args:
-        return default
-    try:
-        return parse_color(args[name])
-    except ValueError as error:
-        raise bad_option(name, str(error)) from None

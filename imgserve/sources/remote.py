@@ -36,8 +36,9 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
@@ -47,6 +48,7 @@ from cachetools import LRUCache
 
 from .. import __version__, formats
 from ..errors import Problem, bad_option
+from . import Loaded
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -103,14 +105,6 @@ def refused(address: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class Source:
-    """A remote original: what names it (for the ETag), when it changed, and how to get its bytes."""
-    identity: str
-    modified: float | None
-    read: Callable[[], bytes]
-
-
-@dataclass(frozen=True)
 class Validators:
     etag: str | None
     last_modified: str | None
@@ -151,14 +145,19 @@ class Remote:
         self._lock = threading.Lock()
         self._resolver = ThreadPoolExecutor(RESOLVERS, thread_name_prefix="imgserve-resolve")
 
-    def open(self, url: str) -> Source:
+    @contextmanager
+    def open(self, url: str) -> Iterator[Loaded]:
+        """The image at `url`, read whole into memory now (or revalidated, when seen before)."""
+        yield self._load(url)
+
+    def _load(self, url: str) -> Loaded:
         if not self.allow:
             raise Problem(403, "this server does not fetch remote images (its IMGSERVE_REMOTE_ALLOW list is empty)")
         with self._lock:
             known = self._known.get(url)
         headers, body = self._get(url, known)
         if body is None and known:  # 304: the bytes we made results from are still current
-            return Source(known.identity(url), known.modified, lambda: self._get(url, None)[1] or b"")
+            return Loaded(known.identity(url), known.modified, lambda: self._get(url, None)[1] or b"")
         body = body or b""
         validators = Validators(headers.get("ETag"), headers.get("Last-Modified"))
         with self._lock:
@@ -167,9 +166,9 @@ class Remote:
             else:
                 self._known.pop(url, None)
         if validators.etag or validators.last_modified:
-            return Source(validators.identity(url), validators.modified, lambda: body)
+            return Loaded(validators.identity(url), validators.modified, lambda: body)
         digest = hashlib.blake2b(body, digest_size=16).hexdigest()
-        return Source(f"remote\0{url}\0{digest}", None, lambda: body)
+        return Loaded(f"remote\0{url}\0{digest}", None, lambda: body)
 
     def _get(self, url: str, conditional: Validators | None) -> tuple[http.client.HTTPMessage, bytes | None]:
         """The final response's headers and body (None for a 304 to a conditional request)."""

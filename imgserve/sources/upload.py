@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import Problem
+from . import Loaded
 
 FIELD = "image"
 
@@ -26,17 +28,20 @@ class InMemoryRequest(Request):
         return io.BytesIO()
 
 
-@dataclass(frozen=True)
-class Upload:
-    data: bytes
+class Uploads:
+    """Request bodies as a source: `open(request)` reads the image a client sent."""
 
-    @property
-    def identity(self) -> str:
-        """What names these bytes in an ETag: a digest of the content, since an upload has no path or mtime."""
-        return "upload\0" + hashlib.blake2b(self.data, digest_size=16).hexdigest()
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    @contextmanager
+    def open(self, request: Request) -> Iterator[Loaded]:
+        """The body's image, named in ETags by a digest of its bytes (an upload has no path or date)."""
+        data = read(request, self.limit)
+        yield Loaded("upload\0" + hashlib.blake2b(data, digest_size=16).hexdigest(), None, lambda: data)
 
 
-def read(request: Request, limit: int) -> Upload:
+def read(request: Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(f"the body is {request.content_length} bytes", limit)
     try:
@@ -52,7 +57,7 @@ def read(request: Request, limit: int) -> Upload:
         raise _too_large("the body is larger than that", limit) from None
     if not data:
         raise Problem(400, "the body is empty: send the image's bytes")
-    return Upload(data)
+    return data
 
 
 def _field(request: Request) -> bytes:

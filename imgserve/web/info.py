@@ -1,46 +1,33 @@
-"""Facts about an original (`GET /info/<id>`, `imgserve info FILE`), read from its header, not its pixels.
-
-The first 64 KiB hold the header of nearly every image; a JPEG with large metadata segments before
-its frame header, or a TIFF whose directory sits at the end, is then read whole (up to the source
-byte limit) and probed again. Nothing is decoded.
-"""
+"""`GET /info/<id>`: JSON facts about an original, from its header (imaging/facts.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from flask import Response, jsonify, request
 
-from .. import formats
-from ..errors import Problem
-from ..imaging.probe import Header, probe
-from ..sources.folder import Original
-
-HEAD_BYTES = 64 * 1024
-
-
-def read_header(original: Original, limit: int) -> Header:
-    head = original.head(HEAD_BYTES)
-    try:
-        return probe(head)
-    except Problem:
-        if len(head) < HEAD_BYTES:  # that was the whole file: it really is damaged, or not an image
-            raise
-    return probe(original.read(limit))
+from .. import __version__, signing
+from ..errors import bad_option
+from ..imaging.facts import facts, read_header
+from ..options import SIGNATURE
+from .caching import etag
+from .conditional import caching_headers, fresh, not_modified
+from .service import service
 
 
-def facts(header: Header, size: int, modified: float) -> dict[str, Any]:
-    """Width and height as stored, and as displayed (after EXIF orientation); bit depth per channel."""
-    display_width, display_height = header.display_size
-    return {
-        "format": header.format,
-        "mime_type": formats.FORMATS[header.format].mime,
-        "width": header.width,
-        "height": header.height,
-        "display_width": display_width,
-        "display_height": display_height,
-        "orientation": header.orientation,
-        "channels": header.channels,
-        "bit_depth": header.bit_depth,
-        "bytes": size,
-        "modified": datetime.fromtimestamp(modified, UTC).isoformat(timespec="seconds"),
-    }
+def info(id: str) -> Response:
+    """Signed like /image when signing is on: otherwise it would tell anyone which ids exist, which
+    signing otherwise keeps to those given a URL."""
+    svc = service()
+    signing.verify(request.path, list(request.args.items(multi=True)), svc.settings.signing_keys)
+    for name in request.args:
+        if name != SIGNATURE:
+            raise bad_option(name, "/info takes no options")
+    with svc.folder.open(id) as original:
+        tag = etag(original.identity, "info", id, __version__)  # the body names the id as asked
+        headers = caching_headers(tag, original.modified, svc.settings.cache_max_age, vary=False)
+        if fresh(request.environ, tag, headers["Last-Modified"]):
+            return not_modified(headers)
+        header = read_header(original, svc.settings.max_source_bytes)
+        body = {"id": id, **facts(header, original.size, original.modified)}
+    response = jsonify(body)
+    response.headers.update(headers)
+    return response

@@ -3,7 +3,7 @@
 Events are counted as they happen: a request finishing (by route, never by raw path, so a crawler
 cannot create a label per URL) and a render's stage times. Levels that already live in the service's
 objects (cache size, hits, images in flight, requests shed) are read at scrape time by a collector,
-so the hot path pays nothing for them and they can never drift from the truth.
+so a request pays nothing for them and they can never drift from the truth.
 """
 
 from __future__ import annotations
@@ -11,13 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.process_collector import ProcessCollector
-
-bp = Blueprint("metrics", __name__)
 
 # Renders of thumbnails take milliseconds, big scans seconds: buckets cover 1 ms .. 10 s.
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -94,9 +91,3 @@ class ServiceCollector:
              admission.abandoned),
         ):
             yield family(name, help, value=value)
-
-
-@bp.get("/metrics")
-def metrics() -> Response:
-    body, content_type = current_app.extensions["imgserve"].metrics.exposition(request.headers.get("Accept", ""))
-    return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})

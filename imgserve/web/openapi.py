@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Response, jsonify
 
 from .. import __version__, formats, options
 from ..errors import PROBLEM_JSON
-
-bp = Blueprint("openapi", __name__)
+from .service import service
 
 ERRORS = {
     400: "a bad option or parameter; the body's `option` names it",
@@ -46,10 +45,8 @@ PROBLEM = {
 ANY_JSON = {"type": "object"}
 
 
-@bp.get("/openapi.json")
 def openapi() -> Response:
-    svc = current_app.extensions["imgserve"]
-    return jsonify(document(svc.settings))
+    return jsonify(document(service().settings))
 
 
 def document(settings: Any) -> dict[str, Any]:

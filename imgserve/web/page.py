@@ -19,13 +19,12 @@ import math
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Response, jsonify, render_template, request
 
 from .. import signing
 from ..errors import Problem, bad_option
 from .openapi import query_options
-
-bp = Blueprint("page", __name__)
+from .service import service
 
 PAGE_SIZE = 60  # tiles per page: a screenful or two; thumbnails below the fold wait until scrolled to
 THUMBNAIL = "w=320&h=320&format=auto"  # 2x the 160 px tile, WebP where the browser takes it
@@ -34,7 +33,6 @@ CSP = ("default-src 'none'; img-src 'self' blob:; style-src 'self'; script-src '
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
-@bp.get("/")
 def index() -> Response:
     svc = _service_with_page()
     image = request.args.get("image")
@@ -59,7 +57,6 @@ def index() -> Response:
     return _page(html)
 
 
-@bp.get("/ui/sign")
 def sign() -> Response:
     """The builder's signing helper: only where the operator turned the page on under signing."""
     svc = _service_with_page()
@@ -75,7 +72,7 @@ def sign() -> Response:
 
 
 def _service_with_page() -> Any:
-    svc = current_app.extensions["imgserve"]
+    svc = service()
     if not svc.settings.page_enabled:
         raise Problem(404, "the page is off on this server; IMGSERVE_UI=1 turns it on (with signing on, it is "
                            "an operator tool for internal networks)")

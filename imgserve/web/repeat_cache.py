@@ -1,4 +1,4 @@
-"""Repeated URLs answered before Flask: the hot path.
+"""Repeated URLs answered before Flask: the repeat cache.
 
 Much of an image service's traffic repeats URLs (a page's thumbnails, every visitor of a popular
 page). Once the result is cached, what is left is the work of finding it again: parsing the options,
@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cachetools import LRUCache
-from werkzeug.http import is_resource_modified
 
 from ..options import accepts_webp
 from ..sources.folder import Original
+from .conditional import NOT_MODIFIED_HEADERS, fresh
 
 REMEMBER_SECONDS = 5.0
 ENTRIES = 10_000
@@ -55,10 +55,7 @@ def key(environ: dict) -> tuple[str, str, bool] | None:
     return environ["PATH_INFO"], environ.get("QUERY_STRING", ""), accepts_webp(environ.get("HTTP_ACCEPT", ""))
 
 
-NOT_MODIFIED_HEADERS = {"ETag", "Cache-Control", "Last-Modified", "Vary"}
-
-
-class HotPath:
+class RepeatCache:
     """WSGI middleware in front of the Flask app; `service` holds the result cache and the accounting."""
 
     def __init__(self, app: Callable, service) -> None:
@@ -80,7 +77,7 @@ class HotPath:
         started = time.perf_counter()
         found = key(environ)
         known = self._still_true(found) if found else None
-        if known is not None and not is_resource_modified(environ, etag=known.tag):  # as the full way decides
+        if known is not None and fresh(environ, known.tag):  # as the full way decides
             start_response("304 Not Modified", [(k, v) for k, v in known.headers if k in NOT_MODIFIED_HEADERS])
             self.hits += 1
             self.service.account(environ, ENDPOINT, 304, 0, time.perf_counter() - started)

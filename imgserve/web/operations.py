@@ -1,4 +1,6 @@
-"""Liveness and readiness for load balancers and orchestrators: cheap, unauthenticated, no pixel work.
+"""For operators: liveness and readiness for load balancers and orchestrators, and Prometheus metrics.
+
+All three are cheap, unauthenticated and do no pixel work.
 
 `/healthz` answers while the process can run a request at all. `/readyz` also says whether this
 instance should get traffic: the root must be readable (a lost mount makes every request fail) and a
@@ -10,21 +12,18 @@ from __future__ import annotations
 
 import os
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Response, jsonify, request
 
 from ..errors import Problem
+from .service import service
 
-bp = Blueprint("health", __name__)
 
-
-@bp.get("/healthz")
 def healthz() -> Response:
     return _no_store(jsonify(status="ok"))
 
 
-@bp.get("/readyz")
 def readyz() -> Response:
-    svc = current_app.extensions["imgserve"]
+    svc = service()
     admission = svc.admission
     load = {"in_flight": admission.in_flight, "limit": admission.limit,
             "waiting": admission.waiting, "queue": admission.queue}
@@ -43,3 +42,8 @@ def _no_store(response: Response) -> Response:
     """A probe must see this instance's state now, never a cached answer."""
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def metrics() -> Response:
+    body, content_type = service().metrics.exposition(request.headers.get("Accept", ""))
+    return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
