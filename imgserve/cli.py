@@ -85,11 +85,22 @@ def info(file: str) -> None:
 
 
 @main.command("settings")
+@click.option("--markdown", is_flag=True, help="print the table as docs/settings.md (defaults, not values in effect)")
 @setting_flags
-def show_settings(**flags: Any) -> None:
-    """List every setting with its current value (environment and flags applied)."""
-    for name, value, help in load_settings(flags).rows():
-        click.echo(f"{name}={value}\n    {help}")
+def show_settings(markdown: bool, **flags: Any) -> None:
+    """List every setting with its current value (environment and flags applied), by group."""
+    from .settings import GROUPS, by_group
+    from .settings import markdown as settings_page
+
+    if markdown:
+        click.echo(settings_page(), nl=False)
+        return
+    values = {name: (value, help) for name, value, help in load_settings(flags).rows()}
+    for group, rows in by_group().items():
+        click.echo(f"# {GROUPS[group]}")
+        for f in rows:
+            value, help = values[PREFIX + f.name.upper()]
+            click.echo(f"{PREFIX}{f.name.upper()}={value}\n    {help}")
 
 
 OPTION_FLAGS = {"w": "width", "h": "height", "q": "quality"}  # every other URL option keeps its name

@@ -15,11 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, make_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from . import formats
 from .errors import bad_option
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 SIGNATURE = "s"
 PRESET = "preset"
@@ -38,17 +41,17 @@ class Kind:
     """Parses the text of one value (ValueError says what is wrong), describes it as JSON Schema, and
     writes a parsed value back in its one canonical spelling."""
 
-    def parse(self, text: str, settings: Any) -> Any:
+    def parse(self, text: str, settings: Settings) -> Any:
         raise NotImplementedError
 
-    def schema(self, settings: Any) -> dict[str, Any]:
+    def schema(self, settings: Settings) -> dict[str, Any]:
         raise NotImplementedError
 
     def show(self, value: Any) -> str:
         return str(value)
 
 
-def _bound(bound: float | str, settings: Any) -> Any:
+def _bound(bound: float | str, settings: Settings) -> Any:
     """A bound is a number, or the name of the setting that holds it."""
     return getattr(settings, bound) if isinstance(bound, str) else bound
 
@@ -67,10 +70,10 @@ class Integer(Kind):
     low: int
     high: int | str
 
-    def parse(self, text: str, settings: Any) -> int:
+    def parse(self, text: str, settings: Settings) -> int:
         return integer(text, self.low, _bound(self.high, settings))
 
-    def schema(self, settings: Any) -> dict[str, Any]:
+    def schema(self, settings: Settings) -> dict[str, Any]:
         return {"type": "integer", "minimum": self.low, "maximum": _bound(self.high, settings)}
 
 
@@ -81,7 +84,7 @@ class Decimal(Kind):
     low: float = 0.0
     low_open: bool = True
 
-    def parse(self, text: str, settings: Any) -> float:
+    def parse(self, text: str, settings: Settings) -> float:
         high = _bound(self.high, settings)
         if not _NUMBER.fullmatch(text):
             raise ValueError(f"expected a decimal number like 0.5, got {text!r}")
@@ -91,7 +94,7 @@ class Decimal(Kind):
             raise ValueError(f"must be {side} and at most {high:g}, got {text}")
         return value
 
-    def schema(self, settings: Any) -> dict[str, Any]:
+    def schema(self, settings: Settings) -> dict[str, Any]:
         lower = {"exclusiveMinimum" if self.low_open else "minimum": self.low}
         return {"type": "number", **lower, "maximum": _bound(self.high, settings)}
 
@@ -105,7 +108,7 @@ class Choice(Kind):
     aliases: Mapping[str, Any] = field(default_factory=dict)  # other spellings -> a value
     described: str = ""      # the values as the error message says them, when a list is not enough
 
-    def parse(self, text: str, settings: Any) -> Any:
+    def parse(self, text: str, settings: Settings) -> Any:
         for value in self.values:
             if text == str(value):
                 return value
@@ -113,18 +116,18 @@ class Choice(Kind):
             return self.aliases[text]
         raise ValueError(f"expected {self.described or 'one of ' + ', '.join(map(str, self.values))}, got {text!r}")
 
-    def schema(self, settings: Any) -> dict[str, Any]:
+    def schema(self, settings: Settings) -> dict[str, Any]:
         kind = "integer" if isinstance(self.values[0], int) else "string"
         return {"type": kind, "enum": [*self.values, *self.aliases]}
 
 
 class Flag(Kind):
-    def parse(self, text: str, settings: Any) -> bool:
+    def parse(self, text: str, settings: Settings) -> bool:
         if text not in ("0", "1"):
             raise ValueError(f"expected 0 or 1, got {text!r}")
         return text == "1"
 
-    def schema(self, settings: Any) -> dict[str, Any]:
+    def schema(self, settings: Settings) -> dict[str, Any]:
         return {"type": "integer", "enum": [0, 1]}
 
     def show(self, value: bool) -> str:
@@ -148,10 +151,10 @@ def color_hex(rgba: Color) -> str:
 
 
 class Colour(Kind):
-    def parse(self, text: str, settings: Any) -> Color:
+    def parse(self, text: str, settings: Settings) -> Color:
         return parse_color(text)
 
-    def schema(self, settings: Any) -> dict[str, Any]:
+    def schema(self, settings: Settings) -> dict[str, Any]:
         return {"type": "string", "pattern": f"^(?:{_HEX.pattern})$"}
 
     def show(self, value: Color) -> str:
@@ -161,7 +164,7 @@ class Colour(Kind):
 class Region(Kind):
     """x,y,w,h in source pixels; w and h at least 1."""
 
-    def parse(self, text: str, settings: Any) -> tuple[int, int, int, int]:
+    def parse(self, text: str, settings: Settings) -> tuple[int, int, int, int]:
         parts = text.split(",")
         if len(parts) != 4:
             raise ValueError(f"expected x,y,w,h in source pixels, got {text!r}")
@@ -170,7 +173,7 @@ class Region(Kind):
             raise ValueError("the region's width and height must be at least 1")
         return x, y, w, h
 
-    def schema(self, settings: Any) -> dict[str, Any]:
+    def schema(self, settings: Settings) -> dict[str, Any]:
         return {"type": "string", "pattern": f"^{_INT.pattern}(?:,{_INT.pattern}){{3}}$"}
 
     def show(self, value: tuple[int, ...]) -> str:
@@ -186,7 +189,7 @@ class Option:
     default: Any
     help: str
 
-    def schema(self, settings: Any) -> dict[str, Any]:
+    def schema(self, settings: Settings) -> dict[str, Any]:
         """JSON Schema of the value, with the help and, where the parser accepts its spelling, the default."""
         schema = {**self.kind.schema(settings), "description": self.help}
         if self.default is not None:
@@ -256,7 +259,7 @@ def text(name: str, value: Any) -> str:
     return option.kind.show(value)
 
 
-def schemas(settings: Any) -> dict[str, dict[str, Any]]:
+def schemas(settings: Settings) -> dict[str, dict[str, Any]]:
     """Each option's JSON Schema (with help), and `preset` where the server has presets."""
     result = {o.name: o.schema(settings) for o in SPECS}
     presets = getattr(settings, "presets", {})
@@ -275,7 +278,7 @@ def pairs(args: Any) -> list[tuple[str, list[str]]]:
     return [(k, [v]) for k, v in args.items()]
 
 
-def parse(args: Any, settings: Any, *, accept: str = "") -> Any:
+def parse(args: Any, settings: Settings, *, accept: str = "") -> Any:
     """Query arguments (and the Accept header, for format=auto) -> Options, or a 400 naming the option."""
     given = [(name, values) for name, values in pairs(args) if name != SIGNATURE]
     given = _with_preset(given, settings)
@@ -298,7 +301,7 @@ def parse(args: Any, settings: Any, *, accept: str = "") -> Any:
     return Options(**values)
 
 
-def _with_preset(given: list[tuple[str, list[str]]], settings: Any) -> list[tuple[str, list[str]]]:
+def _with_preset(given: list[tuple[str, list[str]]], settings: Settings) -> list[tuple[str, list[str]]]:
     """Expand `preset=name` into its options; options given beside it win. Presets-only mode
     allows nothing else but `format=auto`, so clients cannot ask for arbitrary work."""
     presets = getattr(settings, "presets", {})

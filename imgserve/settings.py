@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from ipaddress import ip_address
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -84,10 +85,33 @@ def _presets(text: str) -> Mapping[str, str]:
     return MappingProxyType(presets)
 
 
+_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*")
+
+
+def normal_host(host: str) -> str:
+    """A host as compared with the allow list: an IP address in canonical form, or a lower-case ASCII
+    (IDNA) name without a trailing dot. ValueError for anything else."""
+    host = host.strip().lower()
+    try:
+        return ip_address(host).compressed
+    except ValueError:
+        pass
+    try:
+        name = host.removesuffix(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"{host!r} is not a host name") from None
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"{host!r} is not a host name")
+    return name
+
+
+def authority(host: str, port: int | None = None) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port}" if port else shown
+
+
 def _hosts(text: str) -> tuple[str, ...]:
     """`images.example.com,cdn.example.com:8443,[::1]:9000` -> normalised `host[:port]` entries."""
-    from .sources.remote import authority, normal_host
-
     entries = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         try:
@@ -122,58 +146,85 @@ def _one_of(*choices: str) -> Callable[[str], str]:
     return parse
 
 
-def setting(default: Any, parse: Callable[[str], Any], help: str, *, secret: bool = False) -> Any:
-    return field(default_factory=lambda: default, metadata={"parse": parse, "help": help, "secret": secret})
+def setting(group: str, default: Any, parse: Callable[[str], Any], help: str, *, secret: bool = False,
+            shown: str | None = None) -> Any:
+    """One row of the table: its group (GROUPS), default, parser for the text form, and help line.
+    `shown` is how the docs write a default that depends on the machine (`cores + 1`)."""
+    return field(default_factory=lambda: default,
+                 metadata={"group": group, "parse": parse, "help": help, "secret": secret, "shown": shown})
 
 
 MiB = 1024 * 1024
+# The groups of the table, in order: `imgserve settings` and docs/settings.md list the settings under these.
+GROUPS = {
+    "http": "HTTP: where the server listens and how many connections it takes",
+    "sources": "Sources: where originals come from",
+    "limits": "Limits: what one request may cost, and how much work runs at once",
+    "cache": "Caching: the result cache and what clients and CDNs are told",
+    "signing": "Signing and presets: who may ask for what",
+    "logging": "Logging and the page",
+}
 
 
 @dataclass(frozen=True)
 class Settings:
-    root: Path = setting(Path("images"), _path, "folder of originals (relative to the working directory)")
-    manifest: Path | None = setting(
-        None, _optional_path, "optional CSV of `id,path` rows mapping ids (e.g. archive numbers) to originals")
-    host: str = setting("127.0.0.1", _text, "address `imgserve serve` listens on")
-    port: int = setting(8080, _int(0, 65535), "port `imgserve serve` listens on")
-    max_connections: int = setting(100, _int(1, 10000), "open connections waitress accepts; past that, new "
-                                   "ones wait in the kernel's backlog")
-    threads: int = setting(0, _int(0, 10000), "waitress worker threads; 0: one per connection, so no request "
-                           "ever queues inside waitress")
-    max_in_flight: int = setting(CORES + 1, _int(1, 1024), "images decoded and processed at once; one more "
-                                 "than the cores keeps them busy while a render's Python holds the GIL")
-    max_queue: int = setting(4 * CORES, _int(0, 10000), "requests that may wait for a slot; past that, 503")
-    max_memory: int = setting(2048 * MiB, _int(MiB), "bytes of pixel memory all renders together may hold; "
-                              "an image needing more than all of it is a 422")
-    queue_wait: float = setting(10.0, _number(0, 3600), "seconds a request may wait for a slot before a 503")
-    shutdown_timeout: float = setting(
-        10.0, _number(0, 3600), "seconds `imgserve serve` waits for requests in progress after SIGTERM")
-    render_timeout: float = setting(
-        30.0, _number(0.1, 3600), "seconds a render may take, checked between decode, processing and encoding")
-    max_blur: float = setting(50.0, _number(0.1, 1000), "largest `blur` sigma")
-    max_sharpen: float = setting(10.0, _number(0.1, 100), "largest `sharpen` amount")
-    cache_bytes: int = setting(256 * MiB, _int(0), "in-memory result cache budget in bytes; 0 turns it off")
-    cache_max_age: int = setting(86400, _int(0), "seconds clients and CDNs may reuse a result (Cache-Control)")
-    max_dimension: int = setting(8192, _int(1, 65500), "largest output width or height")
-    max_pixels: int = setting(100_000_000, _int(1), "largest source (width x height) that will be decoded")
-    max_source_bytes: int = setting(128 * MiB, _int(1), "largest original, in bytes, that will be read")
-    signing_keys: tuple[str, ...] = setting(
-        (), _keys, "comma-separated HMAC keys; when set, unsigned or wrongly signed URLs get 403", secret=True)
-    presets: Mapping[str, str] = setting(
-        MappingProxyType({}), _presets, "named option sets, `name:w=300&fit=cover;other:...`, used as ?preset=name")
-    presets_only: bool = setting(False, _flag, "1: processing URLs may only use presets (preset=, format=auto)")
-    log_format: str = setting("plain", _one_of("plain", "json"), "log lines as `plain` text or one `json` object each")
-    ui: bool | None = setting(None, _optional_flag, "the page at /: 1 on, 0 off; unset: on unless signing is on "
-                                                    "(with signing, 1 also signs the page's URLs: internal use only)")
+    host: str = setting("http", "127.0.0.1", _text, "address `imgserve serve` listens on")
+    port: int = setting("http", 8080, _int(0, 65535), "port `imgserve serve` listens on")
+    max_connections: int = setting("http", 100, _int(1, 10000), "open connections waitress accepts; past "
+                                   "that, new ones wait in the kernel's backlog")
+    threads: int = setting("http", 0, _int(0, 10000), "waitress worker threads; 0: one per connection, so no "
+                           "request ever queues inside waitress")
+    shutdown_timeout: float = setting("http", 10.0, _number(0, 3600), "seconds `imgserve serve` waits for "
+                                      "requests in progress after SIGTERM")
 
-    max_body_bytes: int = setting(32 * MiB, _int(1), "largest request body (POST /process) that will be read, in bytes")
-    remote_allow: tuple[str, ...] = setting(
-        (), _hosts, "comma-separated host[:port] that /fetch may read; a port also allows private addresses")
-    remote_timeout: float = setting(10.0, _number(0.01, 600), "seconds one /fetch may take to read a remote image")
-    remote_connect_timeout: float = setting(3.0, _number(0.01, 600), "seconds /fetch may take to connect")
-    remote_max_redirects: int = setting(5, _int(0, 20), "redirects /fetch follows, each checked like the URL")
-    remote_max_downloads: int = setting(
-        8, _int(1, 1000), "remote images read at once (each up to MAX_SOURCE_BYTES); past that, 503")
+    root: Path = setting("sources", Path("images"), _path, "folder of originals (relative to the working directory)")
+    manifest: Path | None = setting("sources", None, _optional_path, "optional CSV of `id,path` rows mapping ids "
+                                    "(e.g. archive numbers) to originals")
+    remote_allow: tuple[str, ...] = setting("sources", (), _hosts, "comma-separated host[:port] that /fetch may "
+                                            "read; a port also allows private addresses")
+    remote_timeout: float = setting("sources", 10.0, _number(0.01, 600), "seconds one /fetch may take to read a "
+                                    "remote image")
+    remote_connect_timeout: float = setting("sources", 3.0, _number(0.01, 600), "seconds /fetch may take to "
+                                            "connect")
+    remote_max_redirects: int = setting("sources", 5, _int(0, 20), "redirects /fetch follows, each checked like "
+                                        "the URL")
+    remote_max_downloads: int = setting("sources", 8, _int(1, 1000), "remote images read at once (each up to "
+                                        "MAX_SOURCE_BYTES); past that, 503")
+
+    max_in_flight: int = setting("limits", CORES + 1, _int(1, 1024), "images decoded and processed at once; one "
+                                 "more than the cores keeps them busy while a render's Python holds the GIL",
+                                 shown="cores + 1")
+    max_queue: int = setting("limits", 4 * CORES, _int(0, 10000), "requests that may wait for a slot; past that, "
+                             "503", shown="4 x cores")
+    queue_wait: float = setting("limits", 10.0, _number(0, 3600), "seconds a request may wait for a slot before a "
+                                "503")
+    max_memory: int = setting("limits", 2048 * MiB, _int(MiB), "bytes of pixel memory all renders together may "
+                              "hold; an image needing more than all of it is a 422")
+    render_timeout: float = setting("limits", 30.0, _number(0.1, 3600), "seconds a render may take, checked after "
+                                    "decoding and after every step")
+    max_dimension: int = setting("limits", 8192, _int(1, 65500), "largest output width or height")
+    max_pixels: int = setting("limits", 100_000_000, _int(1), "largest source (width x height) that will be decoded")
+    max_source_bytes: int = setting("limits", 128 * MiB, _int(1), "largest original, in bytes, that will be read")
+    max_body_bytes: int = setting("limits", 32 * MiB, _int(1), "largest request body (POST /process) that will be "
+                                  "read, in bytes")
+    max_blur: float = setting("limits", 50.0, _number(0.1, 1000), "largest `blur` sigma")
+    max_sharpen: float = setting("limits", 10.0, _number(0.1, 100), "largest `sharpen` amount")
+
+    cache_bytes: int = setting("cache", 256 * MiB, _int(0), "in-memory result cache budget in bytes; 0 turns it off")
+    cache_max_age: int = setting("cache", 86400, _int(0), "seconds clients and CDNs may reuse a result "
+                                 "(Cache-Control)")
+
+    signing_keys: tuple[str, ...] = setting("signing", (), _keys, "comma-separated HMAC keys; when set, unsigned "
+                                            "or wrongly signed URLs get 403", secret=True)
+    presets: Mapping[str, str] = setting("signing", MappingProxyType({}), _presets, "named option sets, "
+                                         "`name:w=300&fit=cover;other:...`, used as ?preset=name")
+    presets_only: bool = setting("signing", False, _flag, "1: processing URLs may only use presets (preset=, "
+                                 "format=auto)")
+
+    log_format: str = setting("logging", "plain", _one_of("plain", "json"), "log lines as `plain` text or one "
+                              "`json` object each")
+    ui: bool | None = setting("logging", None, _optional_flag, "the page at /: 1 on, 0 off; unset: on unless "
+                              "signing is on (with signing, 1 also signs the page's URLs: internal use only)")
 
     @property
     def page_enabled(self) -> bool:
@@ -212,11 +263,37 @@ class Settings:
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(variable, current value, help) for every setting, in table order."""
-        return [(PREFIX + f.name.upper(), _show(getattr(self, f.name), f.metadata["secret"]), f.metadata["help"])
+        return [(PREFIX + f.name.upper(), _display(getattr(self, f.name), f.metadata["secret"]), f.metadata["help"])
                 for f in fields(self)]
 
 
-def _show(value: Any, secret: bool) -> str:
+def by_group() -> dict[str, list[Any]]:
+    """The table's fields under their groups, in GROUPS order."""
+    groups: dict[str, list[Any]] = {name: [] for name in GROUPS}
+    for f in fields(Settings):
+        groups[f.metadata["group"]].append(f)
+    return groups
+
+
+def markdown() -> str:
+    """docs/settings.md: every setting with its default and help, by group (`imgserve settings --markdown`)."""
+    defaults = Settings()
+    lines = ["# Settings", "",
+             "Every setting is an environment variable `IMGSERVE_<NAME>` and a flag `--<name>` of `imgserve serve`",
+             "(flags win). Invalid values stop start-up with a message naming the setting; `imgserve settings`",
+             "prints the values in effect. This page is generated from the settings table (`imgserve/settings.py`)",
+             "by `imgserve settings --markdown`; a test keeps it current.", ""]
+    for group, rows in by_group().items():
+        lines += [f"## {GROUPS[group]}", "", "| variable | default | meaning |", "|---|---|---|"]
+        for f in rows:
+            default = f.metadata["shown"] or _display(getattr(defaults, f.name), False) or "(unset)"
+            help = f.metadata["help"].replace("|", "\\|")
+            lines.append(f"| `{PREFIX}{f.name.upper()}` | `{default}` | {help} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _display(value: Any, secret: bool) -> str:
     if secret and value:
         return f"({len(value)} set, not shown)"
     if value is None:

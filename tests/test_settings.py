@@ -61,3 +61,19 @@ def test_readme_documents_every_setting() -> None:
 
     for f in fields(Settings):
         assert f"IMGSERVE_{f.name.upper()}" in readme, f.name
+
+
+def test_docs_settings_page_is_current() -> None:
+    """docs/settings.md is generated from the table: run `imgserve settings --markdown > docs/settings.md`."""
+    from imgserve.settings import markdown
+
+    page = Path(__file__).parent.parent / "docs" / "settings.md"
+    assert page.read_text() == markdown(), "docs/settings.md is stale: imgserve settings --markdown > docs/settings.md"
+
+
+def test_every_setting_has_a_known_group() -> None:
+    from dataclasses import fields
+
+    from imgserve.settings import GROUPS
+
+    assert {f.metadata["group"] for f in fields(Settings)} == set(GROUPS)

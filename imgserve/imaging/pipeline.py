@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from .. import formats
 from ..errors import Problem
 from . import decode, encode, geometry, ops
 from .probe import Header, probe
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
 )
 
 
-def render(data: bytes | np.ndarray, options: Any, settings: Any, deadline: float | None = None,
+def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline: float | None = None,
            reserve: Callable[[int], AbstractContextManager] = lambda nbytes: nullcontext()) -> Rendered:
     """Encoded bytes in, encoded bytes out. `data` may also be a BGR(A) image already drawn in memory
     (a placeholder), which has no header to probe and nothing to decode, and counts as a PNG source.

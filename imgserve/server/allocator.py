@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import ctypes
 
-MiB = 1024 * 1024
+from ..settings import MiB
+
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's malloc.h
 SETTINGS = ((M_ARENA_MAX, 1), (M_MMAP_THRESHOLD, 32 * MiB), (M_TRIM_THRESHOLD, 256 * MiB))
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import re
 import socket
 import ssl
 import threading
@@ -48,6 +47,7 @@ from cachetools import LRUCache
 
 from .. import __version__, formats
 from ..errors import Problem, bad_option
+from ..settings import authority, normal_host
 from . import Loaded
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -59,30 +59,7 @@ RESOLVERS = 4           # threads for name lookups, so a lookup can be given up 
 # Cloud metadata services; all but Alibaba's are link-local or private already, named for the message.
 METADATA = frozenset(map(ip_address, ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")))
 NAT64 = ip_network("64:ff9b::/96")
-_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*")
 _URL_SAFE = "/%:@!$&'()*+,;=-._~?"  # what may stay as it is in a request target; the rest is %-encoded
-
-
-def normal_host(host: str) -> str:
-    """A host as compared with the allow list: an IP address in canonical form, or a lower-case ASCII
-    (IDNA) name without a trailing dot. ValueError for anything else."""
-    host = host.strip().lower()
-    try:
-        return ip_address(host).compressed
-    except ValueError:
-        pass
-    try:
-        name = host.removesuffix(".").encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValueError(f"{host!r} is not a host name") from None
-    if not _NAME.fullmatch(name):
-        raise ValueError(f"{host!r} is not a host name")
-    return name
-
-
-def authority(host: str, port: int | None = None) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"{shown}:{port}" if port else shown
 
 
 def refused(address: str) -> str | None:

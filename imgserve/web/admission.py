@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ..errors import Problem
+from ..settings import MiB
 
-MiB = 1024 * 1024
 GONE_CHECK = 0.1   # seconds between checks that a queued request's client is still connected
 CLIENT_GONE = 499  # nginx's "client closed request": logged, never seen by anyone
 

@@ -10,13 +10,16 @@ are described from shared/api-contract.md; the same test fails if a registered r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, jsonify
 
 from .. import __version__, formats, options
 from ..errors import PROBLEM_JSON
 from .service import service
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 ERRORS = {
     400: "a bad option or parameter; the body's `option` names it",
@@ -49,7 +52,7 @@ def openapi() -> Response:
     return jsonify(document(service().settings))
 
 
-def document(settings: Any) -> dict[str, Any]:
+def document(settings: Settings) -> dict[str, Any]:
     params = query_options(settings)
     schemas = options.schemas(settings)
     image_ops = _operation("An original from the root, processed", params, [200, 304, 400, 403, 404, 413, 415,
@@ -149,7 +152,7 @@ def document(settings: Any) -> dict[str, Any]:
     }
 
 
-def query_options(settings: Any) -> list[dict[str, Any]]:
+def query_options(settings: Settings) -> list[dict[str, Any]]:
     """The query options this server accepts: all of them, or in presets-only mode just `preset` and
     `format=auto`; plus the signature where signing is on."""
     schemas = options.schemas(settings)

@@ -16,7 +16,7 @@ IMGSERVE_UI=0, and the builder needs no helper.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from flask import Response, jsonify, render_template, request
@@ -25,6 +25,9 @@ from .. import signing
 from ..errors import Problem, bad_option
 from .openapi import query_options
 from .service import service
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 PAGE_SIZE = 60  # tiles per page: a screenful or two; thumbnails below the fold wait until scrolled to
 THUMBNAIL = "w=320&h=320&format=auto"  # 2x the 160 px tile, WebP where the browser takes it
@@ -89,7 +92,7 @@ def _image_path(id: str) -> str:
     return "/image/" + quote(id, safe="/")
 
 
-def _thumbnail(id: str, settings: Any) -> str | None:
+def _thumbnail(id: str, settings: Settings) -> str | None:
     query = THUMBNAIL
     if settings.presets_only:  # only presets are served: the one called thumb, or the first
         if not settings.presets:
@@ -108,7 +111,7 @@ def _crumbs(dir: str) -> list[dict[str, str]]:
     return crumbs
 
 
-def _fields(settings: Any) -> list[dict[str, Any]]:
+def _fields(settings: Settings) -> list[dict[str, Any]]:
     """The builder's form: one field per option this server accepts, from the same table as the
     OpenAPI document. Enums become selects, 0/1 checkboxes, numbers number inputs."""
     fields = []
