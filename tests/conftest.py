@@ -13,8 +13,8 @@ import pytest
 
 from imgserve import create_app
 from imgserve.settings import Settings
-from tests.images import encode, photo, quadrants
-from tests.origin import Origin
+from tests.support.images import encode, photo, quadrants
+from tests.support.origin import Origin
 
 
 @pytest.fixture

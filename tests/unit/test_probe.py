@@ -7,7 +7,7 @@ from PIL import Image
 
 from imgserve.errors import Problem
 from imgserve.imaging.probe import probe
-from tests.images import encode, jpeg_with_orientation, photo
+from tests.support.images import encode, jpeg_with_orientation, photo
 
 BGR = photo(123, 45)
 GRAY = BGR[:, :, 0]

@@ -15,8 +15,8 @@ import zlib
 
 from PIL import Image
 
-from tests import bmp_factory
-from tests.images import encode, jpeg_with_orientation, photo, quadrants
+from tests.support import bmp_factory
+from tests.support.images import encode, jpeg_with_orientation, photo, quadrants
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:

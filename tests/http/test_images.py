@@ -1,4 +1,3 @@
-import json
 import os
 import time
 from email.utils import formatdate
@@ -7,15 +6,8 @@ import numpy as np
 import pytest
 
 from imgserve import create_app
-from tests.images import GREEN, RED, close, color_at, decode, encode, photo
-
-
-def problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.headers["Content-Type"] == "application/problem+json"
-    body = json.loads(response.get_data())
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
+from tests.support.http import problem
+from tests.support.images import GREEN, RED, close, color_at, decode, encode, photo
 
 
 def test_thumbnail_has_the_pixels_and_headers(client) -> None:

@@ -7,8 +7,8 @@ import pytest
 
 from imgserve import create_app
 from imgserve.signing import sign_url
-from tests.images import close, color_at, decode
-from tests.test_web import problem
+from tests.support.http import problem
+from tests.support.images import close, color_at, decode
 
 GRAY, DARK = (204, 204, 204), (85, 85, 85)
 

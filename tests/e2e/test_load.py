@@ -25,9 +25,11 @@ import cv2
 import numpy as np
 import pytest
 
-from tests import hostile
-from tests.images import encode, photo
-from tests.test_server import free_port, start, stop
+from tests.support import hostile
+from tests.support.http import free_port, start, stop
+from tests.support.images import encode, photo
+
+pytestmark = pytest.mark.slow  # load: bounded in time, run by CI
 
 SECONDS = float(os.environ.get("IMGSERVE_LOAD_SECONDS", "20"))
 CLIENTS = 32

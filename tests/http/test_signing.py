@@ -5,7 +5,7 @@ from imgserve import create_app
 from imgserve.cli import main
 from imgserve.errors import Problem
 from imgserve.signing import canonical, sign_url, signature, verify
-from tests.images import decode
+from tests.support.images import decode
 
 KEY, OLD = "k" * 32, "old-key-0123456789"
 

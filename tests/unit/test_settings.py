@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from imgserve.settings import Settings, SettingsError
+from tests.support import REPO
 
 
 def test_defaults_match_the_contract(tmp_path: Path) -> None:
@@ -56,7 +57,7 @@ def test_rows_list_every_setting_with_its_variable(tmp_path: Path) -> None:
 
 
 def test_readme_documents_every_setting() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     from dataclasses import fields
 
     for f in fields(Settings):
@@ -67,7 +68,7 @@ def test_docs_settings_page_is_current() -> None:
     """docs/settings.md is generated from the table: run `imgserve settings --markdown > docs/settings.md`."""
     from imgserve.settings import markdown
 
-    page = Path(__file__).parent.parent / "docs" / "settings.md"
+    page = REPO / "docs" / "settings.md"
     assert page.read_text() == markdown(), "docs/settings.md is stale: imgserve settings --markdown > docs/settings.md"
 
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from imgserve.errors import Problem
 from imgserve.imaging.pipeline import render
 from imgserve.options import Options
-from tests import bmp_factory, hostile
-from tests.images import encode, photo
+from tests.support import bmp_factory, hostile
+from tests.support.images import encode, photo
 
 CASES = hostile.cases()
 
@@ -80,6 +80,7 @@ def mutated(draw: st.DrawFn) -> bytes:
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=mutated(), options=st.sampled_from([Options(w=16), Options(w=20, h=20, fit="cover", format="png"),
                                                  Options(format="webp", rotate=90)]))
+@pytest.mark.slow
 def test_fuzzed_input_gives_an_image_or_a_4xx(settings_for_fuzz, data: bytes, options: Options) -> None:
     try:
         rendered = render(data, options, settings_for_fuzz)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from imgserve.imaging import ops
-from tests.images import BLUE, GREEN, RED, WHITE, close, color_at, photo, quadrants
+from tests.support.images import BLUE, GREEN, RED, WHITE, close, color_at, photo, quadrants
 
 
 def test_resize_uses_premultiplied_alpha_so_hidden_colour_does_not_bleed() -> None:

@@ -11,7 +11,18 @@ from imgserve.imaging import decode as decoding
 from imgserve.imaging import encode as encoding
 from imgserve.imaging.probe import probe
 from imgserve.options import Options
-from tests.images import BLUE, GREEN, RED, WHITE, close, color_at, encode, jpeg_with_orientation, photo, quadrants
+from tests.support.images import (
+    BLUE,
+    GREEN,
+    RED,
+    WHITE,
+    close,
+    color_at,
+    encode,
+    jpeg_with_orientation,
+    photo,
+    quadrants,
+)
 
 
 def decode(data: bytes, shrink: int = 1) -> np.ndarray:

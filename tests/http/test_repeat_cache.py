@@ -9,7 +9,7 @@ import pytest
 from imgserve import create_app
 from imgserve.signing import sign_url
 from imgserve.web import repeat_cache
-from tests.images import decode, encode, photo
+from tests.support.images import decode, encode, photo
 
 
 @pytest.fixture

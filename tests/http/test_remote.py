@@ -11,9 +11,9 @@ import pytest
 from imgserve import create_app
 from imgserve.settings import Settings, SettingsError
 from imgserve.signing import sign_url
-from tests import origin as o
-from tests.images import GREEN, RED, close, color_at, decode, encode, photo, quadrants
-from tests.test_web import problem
+from tests.support import origin as o
+from tests.support.http import problem
+from tests.support.images import GREEN, RED, close, color_at, decode, encode, photo, quadrants
 
 QUAD = encode(quadrants())
 

@@ -6,7 +6,7 @@ import pytest
 from imgserve import create_app
 from imgserve.errors import Problem
 from imgserve.web.admission import Admission
-from tests.images import decode
+from tests.support.images import decode
 
 
 def hold(admission: Admission, seconds: float, outcomes: list) -> None:
@@ -194,7 +194,7 @@ def test_a_waiting_reservation_proceeds_when_memory_is_returned() -> None:
 
 
 def test_images_over_the_memory_budget_are_422_before_decoding(root) -> None:
-    from tests.images import encode, photo
+    from tests.support.images import encode, photo
 
     (root / "wide.png").write_bytes(encode(photo(2000, 1000)))  # 2 MP RGB: about 12 MB to process
     app = create_app({"root": str(root), "max_memory": str(8 * 1024 * 1024)})
@@ -235,7 +235,7 @@ def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path)
     import socket
     import sys
 
-    from tests.test_server import free_port, request, start, stop
+    from tests.support.http import free_port, request, start, stop
 
     port = free_port()
     log = tmp_path / "server.log"

@@ -7,8 +7,8 @@ import pytest
 
 from imgserve import create_app
 from imgserve.signing import sign_url
-from tests.images import BLUE, GREEN, RED, close, color_at, decode, encode, photo, quadrants
-from tests.test_web import problem
+from tests.support.http import problem
+from tests.support.images import BLUE, GREEN, RED, close, color_at, decode, encode, photo, quadrants
 
 
 def post(client, url: str, body: bytes, content_type: str = "image/png", **kwargs):

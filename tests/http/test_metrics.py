@@ -1,28 +1,11 @@
 import threading
 import time
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from imgserve import create_app
 from imgserve.web.caching import ENTRY_OVERHEAD
+from tests.support.http import scrape, value
 
 IMAGE = "/image/<path:id>"
-
-
-def scrape(client) -> dict[tuple[str, tuple], float]:
-    """Every sample of /metrics as {(name, sorted labels): value}."""
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    samples = {}
-    for family in text_string_to_metric_families(response.get_data(as_text=True)):
-        for s in family.samples:
-            samples[s.name, tuple(sorted(s.labels.items()))] = s.value
-    return samples
-
-
-def value(samples, name: str, **labels) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def test_requests_are_counted_by_route_and_status(client) -> None:

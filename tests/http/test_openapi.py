@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import fields
-from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.core.parameters import ParameterLocation
@@ -20,8 +20,9 @@ from schemathesis.generation.modes import GenerationMode
 from imgserve import create_app
 from imgserve.options import OPTIONS
 from imgserve.settings import Settings
+from tests.support import REPO
 
-IMAGES = Path(__file__).parent.parent / "images"
+IMAGES = REPO / "images"
 SAMPLES = sorted(p.relative_to(IMAGES).as_posix() for p in IMAGES.rglob("*") if p.is_file())
 
 
@@ -54,6 +55,7 @@ LOCKED = build_app(signing_keys="k" * 32, presets="thumb:w=50&h=50&fit=cover", p
 locked_schema = schemathesis.openapi.from_wsgi("/openapi.json", LOCKED).include(path_regex="^/image/")
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_does_what_its_description_says(case) -> None:
@@ -67,6 +69,7 @@ def test_the_api_does_what_its_description_says(case) -> None:
     case.call_and_validate(excluded_checks=[schemathesis.checks.positive_data_acceptance])
 
 
+@pytest.mark.slow
 @locked_schema.parametrize()
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_a_locked_down_server_does_what_its_description_says(case) -> None:

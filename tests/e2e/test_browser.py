@@ -14,8 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.images import decode, encode, photo, quadrants
-from tests.test_server import free_port, request, start, stop
+from tests.support.http import free_port, request, start, stop
+from tests.support.images import decode, encode, photo, quadrants
+
+pytestmark = pytest.mark.slow  # a real browser: bounded in time, run by CI
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -23,9 +23,9 @@ from click.testing import CliRunner
 from imgserve.batch import convert as batch
 from imgserve.cli import main
 from imgserve.options import Options
-from tests import bmp_factory
-from tests.images import decode, encode, photo
-from tests.test_bmp import reference
+from tests.support import REPO, bmp_factory
+from tests.support.bmp_factory import reference
+from tests.support.images import decode, encode, photo
 
 BROKEN = {
     "broken/truncated.bmp": bmp_factory.write("info-24", 40, 30)[:300],
@@ -33,7 +33,6 @@ BROKEN = {
     "broken/empty.bmp": b"",
     "broken/bad-palette.BMP": bmp_factory.write("info-8", 40, 30)[:80],
 }
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

@@ -4,63 +4,19 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
 
 import pytest
 
-from tests.images import RED, close, color_at, decode, encode, photo
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(url: str, method: str = "GET", headers: dict | None = None) -> tuple[int, Message, bytes]:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, method=method, headers=headers or {}),
-                                    timeout=10) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
-
-
-def start(command: list[str], env: dict, port: int, log: Path) -> subprocess.Popen:
-    """Started as a shell's background job would be: with SIGINT ignored, so stopping cannot rely on it."""
-    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited: {log.read_text()}") from None
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("server did not start in 20 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+from tests.support.http import free_port, request, start, stop
+from tests.support.images import RED, close, color_at, decode, encode, photo
 
 
 @pytest.fixture
@@ -177,7 +133,7 @@ def test_sigterm_with_nothing_in_progress_exits_at_once(root: Path, tmp_path: Pa
 def test_requests_arriving_while_stopping_get_503_logged_and_counted(root: Path, caplog) -> None:
     from imgserve import create_app
     from imgserve.server.runner import DRAINING, Drain
-    from tests.test_metrics import scrape, value
+    from tests.support.http import scrape, value
 
     app = create_app({"root": str(root)})
     drain = Drain(app, app.extensions["imgserve"].account)
@@ -242,7 +198,7 @@ def test_serve_writes_exactly_one_line_per_request(root: Path, tmp_path: Path, l
 
 def test_uploads_over_a_real_socket(root: Path, tmp_path: Path) -> None:
     """POST /process through waitress: raw body, chunked body, and a body over the limit."""
-    from tests.images import encode, quadrants
+    from tests.support.images import encode, quadrants
 
     port = free_port()
     process = start([sys.executable, "-m", "imgserve", "serve", "--root", str(root), "--port", str(port),

@@ -1,24 +1,17 @@
 """Every BMP kind decoded and compared pixel by pixel with a reference decoder (Pillow)."""
 
-import io
 import struct
 import time
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from imgserve.errors import Problem
 from imgserve.imaging import bmp
 from imgserve.imaging.decode import decode as decode_image
 from imgserve.imaging.probe import probe
-from tests import bmp_factory
-
-
-def reference(data: bytes) -> np.ndarray:
-    image = Image.open(io.BytesIO(data))
-    rgb = np.asarray(image.convert("RGBA" if image.mode == "RGBA" else "RGB"))
-    return rgb[:, :, [2, 1, 0, 3][: rgb.shape[2]]]  # to BGR(A)
+from tests.support import bmp_factory
+from tests.support.bmp_factory import reference
 
 
 def ours(data: bytes) -> np.ndarray:

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from imgserve import create_app
 from imgserve.cli import main
 from imgserve.signing import sign_url
-from tests.images import encode, jpeg_with_orientation, photo, quadrants
-from tests.test_web import problem
+from tests.support.http import problem
+from tests.support.images import encode, jpeg_with_orientation, photo, quadrants
 
 
 def test_facts_about_a_jpeg(client, root) -> None:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from imgserve.client import Client, ImgserveError
-from tests import origin as o
-from tests.images import BLUE, GREEN, RED, WHITE, close, color_at, decode, encode, photo, quadrants
-from tests.test_server import free_port, start, stop
+from tests.support import origin as o
+from tests.support.http import free_port, start, stop
+from tests.support.images import BLUE, GREEN, RED, WHITE, close, color_at, decode, encode, photo, quadrants
 
 KEY = "client-test-key-0123456789"
 

@@ -6,12 +6,12 @@ import subprocess
 import sys
 import zipfile
 from html.parser import HTMLParser
-from pathlib import Path
 
 from imgserve import create_app
 from imgserve.options import OPTIONS
 from imgserve.web.page import PAGE_SIZE
-from tests.images import decode, encode, quadrants
+from tests.support import REPO
+from tests.support.images import decode, encode, quadrants
 
 KEY = "k" * 32
 
@@ -177,7 +177,7 @@ def test_page_is_escaped(client, root) -> None:
 
 def test_a_built_wheel_carries_the_page(tmp_path) -> None:
     """`pip install .` (not editable) must ship the template and static files: build the wheel and look."""
-    repo = Path(__file__).parent.parent
+    repo = REPO
     source = tmp_path / "source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md", "setup.cfg"):

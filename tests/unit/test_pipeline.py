@@ -5,7 +5,7 @@ import pytest
 from imgserve.errors import Problem
 from imgserve.imaging.pipeline import render
 from imgserve.options import Options
-from tests.images import (
+from tests.support.images import (
     BLUE,
     GREEN,
     RED,

@@ -8,9 +8,11 @@ Kinds are named `<header>-<bits>[-<variant>]`: headers core (OS/2 1.x, 12 bytes)
 
 from __future__ import annotations
 
+import io
 import struct
 
 import numpy as np
+from PIL import Image
 
 HEADER_SIZE = {"core": 12, "os2": 64, "info": 40, "v4": 108, "v5": 124}
 KINDS = (
@@ -132,3 +134,9 @@ def write(kind: str, width: int = 13, height: int = 7, seed: int = 0) -> bytes:
         table = b"" if palette is None else np.hstack([palette, np.zeros((len(palette), 1), np.uint8)]).tobytes()
     offset = 14 + len(info) + len(table)
     return struct.pack("<2sIHHI", b"BM", offset + len(body), 0, 0, offset) + info + table + body
+
+
+def reference(data: bytes) -> np.ndarray:
+    image = Image.open(io.BytesIO(data))
+    rgb = np.asarray(image.convert("RGBA" if image.mode == "RGBA" else "RGB"))
+    return rgb[:, :, [2, 1, 0, 3][: rgb.shape[2]]]  # to BGR(A)

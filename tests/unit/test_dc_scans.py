@@ -10,7 +10,7 @@ from PIL import Image
 from imgserve.imaging import dc_scans
 from imgserve.imaging.decode import decode
 from imgserve.imaging.probe import probe
-from tests.images import photo
+from tests.support.images import photo
 
 
 def progressive(width: int, height: int, subsampling: str = "4:2:0", mode: str = "RGB", **kwargs) -> bytes:

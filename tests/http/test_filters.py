@@ -7,8 +7,8 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
-from tests import origin as o
-from tests.images import close, color_at, decode, encode
+from tests.support import origin as o
+from tests.support.images import close, color_at, decode, encode
 
 # BGR mid tones, so that blur and sharpen have room on both sides of every edge
 TL, TR, BL, BR = (40, 40, 200), (40, 200, 40), (200, 40, 40), (200, 200, 200)
