@@ -1,0 +1,1 @@
+"""`imgserve convert`: a folder tree rendered as the server would, on threads or a Dask cluster."""
