@@ -52,6 +52,7 @@ class Limits:
     max_pixels: int
     max_dimension: int
     max_source_bytes: int
+    png_effort: str = "default"
 
     @classmethod
     def of(cls, settings) -> Limits:

@@ -1,7 +1,9 @@
 """ndarray -> bytes, in memory, with OpenCV: what each format's encoder takes, and its parameters.
 
 The format registry (formats.py) says which formats keep alpha and which sample depths each takes;
-`prepare` brings an array to that, `encode` runs cv2.imencode with the registry's parameters.
+`prepare` brings an array to that, `encode` runs cv2.imencode with the registry's parameters, except
+for PNG, which `png_writer` writes in the smallest form the pixels allow (OpenCV's PNG writer has no
+palette, no 1/2/4-bit gray and a single filter strategy).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 
 from .. import formats
 from ..options import WHITE, Options
-from . import ops
+from . import ops, png_writer
 
 
 def prepare(image: np.ndarray, format: str, bg: tuple[int, int, int, int]) -> np.ndarray:
@@ -45,8 +47,12 @@ def encode_array(image: np.ndarray, format: str = "png", quality: int = 80,
     return encode(prepare(np.ascontiguousarray(image), spec.name, bg), spec.name, Options(q=quality))
 
 
-def encode(image: np.ndarray, format: str, options: Any = Options()) -> bytes:
-    """A prepared array -> `format` bytes; `options` gives the encoder's settings (q, ...)."""
+def encode(image: np.ndarray, format: str, options: Any = Options(), *, png_effort: str = "default",
+           indexed: tuple[np.ndarray, np.ndarray] | None = None) -> bytes:
+    """A prepared array -> `format` bytes; `options` gives the encoder's settings (q, ...). For PNG,
+    `png_effort` is IMGSERVE_PNG_EFFORT and `indexed` the decoder's (indices, palette) of these very pixels."""
+    if format == "png":
+        return png_writer.write(image, png_effort, indexed)
     spec = formats.FORMATS[format]
     ok, buffer = cv2.imencode(spec.extension, image, spec.encoder(options))
     if not ok:

@@ -58,7 +58,7 @@ def fetch() -> Response:
 
 def respond(original: Original, options: Options, max_age: int | None, *, conditional: bool = True) -> Response:
     """The response for `original` processed by `options`: 304, or the image from the cache or rendered."""
-    tag = etag(original.identity, options.canonical(), __version__)
+    tag = etag(original.identity, options.canonical(), __version__, service().settings.png_effort)
     headers = caching_headers(tag, original.modified, max_age, vary=options.negotiated)
     if conditional and fresh(request.environ, tag, headers.get("Last-Modified")):
         return not_modified(headers)
