@@ -91,7 +91,7 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
     held = data.nbytes if isinstance(data, np.ndarray) else len(data)
     with reserve(held + decode.working_bytes(header, plan.shrink, plan.size)):
         image = data if isinstance(data, np.ndarray) else decode.decode(data, header, shrink=plan.shrink)
-        decoded = image
+        source = image
         decoded = time.perf_counter()
         _check(deadline, "decoding")
         job = Job(options, plan, header)
@@ -101,7 +101,7 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
         format = options.format or formats.default_output(header.format)
         image = encode.prepare(image, format, options.bg)
         processed = time.perf_counter()
-        untouched = image is decoded and format == "png" and not isinstance(data, np.ndarray)  # no step ran
+        untouched = image is source and format == "png" and not isinstance(data, np.ndarray)  # no step ran
         indexed = decode.indexed(data, header) if untouched else None
         body = encode.encode(image, format, options, png_effort=settings.png_effort, indexed=indexed)
     seconds = {"decode": decoded - started, "process": processed - decoded,

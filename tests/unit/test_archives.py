@@ -90,6 +90,22 @@ def test_the_compact_form_lasts_until_a_step_makes_colours(options, kept, settin
     assert np.array_equal(pillow_bgr(out), pillow_bgr(expected))
 
 
+def test_untouched_palette_bmps_keep_the_decoders_indices(settings, monkeypatch) -> None:
+    """No colour search for a palette BMP converted as it is (the decoder's indices are used), and
+    one as soon as a step may have changed the pixels."""
+    from imgserve.imaging import png_form
+
+    searched = []
+    search = png_form.few_colors
+    monkeypatch.setattr(png_form, "few_colors", lambda image: searched.append(image.shape) or search(image))
+    for kind in ("info-8", "info-4-rle", "v5-8-rle", "info-1"):
+        data = bmp_factory.write(kind, 40, 30)
+        assert np.array_equal(pillow_bgr(png(data, settings)), pillow_bgr(data))
+    assert searched == []
+    png(bmp_factory.write("info-8", 40, 30), settings, flip="h")
+    assert searched == [(30, 40, 3)]
+
+
 def test_gray_stays_gray_through_a_resize(settings) -> None:
     data = bmp_factory.write("info-8-ramp", 64, 48)
     out = png(data, settings, w=40)
