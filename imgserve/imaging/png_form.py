@@ -83,7 +83,13 @@ def from_palette(indices: np.ndarray, palette: np.ndarray) -> Form:
 def gray_form(gray: np.ndarray) -> Form:
     """8-bit gray -> gray at 1/2/4 bits when every level is on that ramp, else 8-bit gray. (A palette
     of a few grays not on a ramp would be smaller still, but it decodes as colour: gray stays gray.)"""
-    levels = np.flatnonzero(cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel())
+    levels = np.zeros(256, bool)
+    rows = -(-FIRST_PIXELS[1] // gray.shape[1])
+    for y in range(0, gray.shape[0], rows):  # band by band: most gray images leave the ramps in a few rows
+        levels |= cv2.calcHist([gray[y:y + rows]], [0], None, [256], [0, 256]).ravel() > 0
+        if levels[np.arange(256) % 17 != 0].any():  # off the 4-bit ramp, which holds the 1- and 2-bit ones
+            return Form(gray)
+    levels = np.flatnonzero(levels)
     for bits in (1, 2, 4):
         step = 255 // ((1 << bits) - 1)
         if not (levels % step).any():

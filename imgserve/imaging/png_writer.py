@@ -50,6 +50,7 @@ TRUE_COLOR_FILTERS = ("none", "sub", "up", "paeth", "adaptive")
 SUB_BYTE_FILTERS = ("none", "adaptive3")  # Paeth rarely wins on packed samples and costs the most
 FILTER_TYPES = {"none": 0, "sub": 1, "up": 2, "average": 3, "paeth": 4}
 REPETITIVE = 0.15  # a sample deflating below this ratio is flat graphics or text: zlib-ng's level 6 is tried
+TOLERANCE = 0.02  # a faster library is taken when its sample is at most this much larger than the smallest
 WHOLE_BYTES = 1 << 16  # images up to this size are their own sample
 SAMPLE_BYTES = 1 << 20  # the sample's bands hold h/64 rows each (at least MIN_ROWS), up to this in all
 MIN_ROWS = 8
@@ -154,11 +155,12 @@ def _compress_rows(raw: np.ndarray, bpp: int, unfiltered: bool, sub_byte: bool, 
                                                    effort)
         if not effort.libraries:
             return compress(filter_rows(raw, bpp, how) if not whole else sample, final)
-    options: list[Library] = [final, ("zlib-ng-rle", 1)]
+    options: list[Library] = [("zlib-ng-rle", 1), final]  # fastest first
     if ratio < REPETITIVE:
         options.append(("zlib-ng", effort.level))
     results = [(compress(sample, library), library) for library in options]
-    best, library = min(results, key=lambda result: len(result[0]))
+    smallest = min(len(result) for result, _ in results)
+    best, library = next(r for r in results if len(r[0]) <= smallest * (1 + TOLERANCE))
     return best if whole else compress(filter_rows(raw, bpp, how), library)
 
 
