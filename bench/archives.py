@@ -216,7 +216,7 @@ def table(rows: dict) -> str:
     lines = [head, "|---|" + "---:|" * 10 + "---|"]
     for stem, row in rows.items():
         pil, ours = row["pillow"], row["imgserve"]
-        exacts = [r["exact"] for name, r in row.items() if name != "bmp"]
+        inexact = [name for name, r in row.items() if name != "bmp" and not r["exact"]]
         cells = [stem, kb(row["bmp"]), f"{kb(pil['bytes'])} / {ms(pil['cpu'])}",
                  f"{kb(row['magick']['bytes'])} / {ms(row['magick']['cpu'])}",
                  f"{kb(row['before']['bytes'])} / {ms(row['before']['cpu'])}",
@@ -227,7 +227,7 @@ def table(rows: dict) -> str:
                  ms(row["http"]["wall"]) if "http" in row else "-",
                  ms(row["convert"]["wall"]) if "convert" in row else "-",
                  f"{kb(row['webp']['bytes'])} / {ms(row['webp']['cpu'])}",
-                 "yes" if all(exacts) else "NO"]
+                 "all" if not inexact else "not " + ", ".join(inexact)]
         lines.append("| " + " | ".join(cells) + " |")
     total = lambda name, key: sum(row[name][key] for row in rows.values() if name in row)  # noqa: E731
     n = len(rows)
