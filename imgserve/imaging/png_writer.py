@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -67,14 +68,14 @@ def write(image: np.ndarray, effort: str = "default", indexed: tuple[np.ndarray,
 def write_form(form: Form, effort: str = "default") -> bytes:
     settings = EFFORTS[effort]
     h, w = form.pixels.shape[:2]
-    raw, bpp, color_type, depth = _rows(form)
+    rows, color_type, depth = _rows(form)
     chunks = []
     if form.palette is not None:
         chunks.append(chunk(b"PLTE", np.ascontiguousarray(form.palette[:, ::-1]).tobytes()))  # BGR -> RGB
         if form.alpha is not None:
             chunks.append(chunk(b"tRNS", _trimmed_alpha(form.alpha)))
     indexed_rows = color_type == 3 or depth < 8
-    idat = _compress_rows(raw, bpp, indexed_rows and depth == 8, indexed_rows, settings)
+    idat = _compress_rows(rows, indexed_rows and depth == 8, indexed_rows, settings)
     ihdr = struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 0)
     return b"".join([SIGNATURE, chunk(b"IHDR", ihdr), *chunks, chunk(b"IDAT", idat), chunk(b"IEND", b"")])
 
@@ -89,20 +90,47 @@ def _trimmed_alpha(alpha: np.ndarray) -> bytes:
     return alpha[: translucent[-1] + 1].tobytes() if translucent.size else b"\xff"
 
 
-def _rows(form: Form) -> tuple[np.ndarray, int, int, int]:
-    """-> (rows as (h, bytes) uint8, bytes per pixel for the filters, colour type, bit depth)."""
+@dataclass(frozen=True)
+class Rows:
+    """The image's rows as PNG bytes, made a band at a time (BGR to RGB, big-endian 16-bit samples,
+    packed sub-byte samples), so that no whole-image copy is made before the filtered rows."""
+    pixels: np.ndarray
+    convert: Callable[[np.ndarray], np.ndarray]  # pixels of some rows -> (rows, bytes) uint8
+    bpp: int    # bytes per pixel for the filters (1 for packed samples)
+    width: int  # bytes per row
+
+    @classmethod
+    def of_bytes(cls, raw: np.ndarray, bpp: int) -> Rows:
+        return cls(raw, lambda band: band, bpp, raw.shape[1])
+
+    @property
+    def height(self) -> int:
+        return self.pixels.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.convert(self.pixels[rows])
+
+
+def _rows(form: Form) -> tuple[Rows, int, int]:
+    """-> (the rows, colour type, bit depth)."""
     pixels = form.pixels
-    h = pixels.shape[0]
+    w = pixels.shape[1]
     if form.palette is not None or pixels.ndim == 2 and form.bits < 8:
-        return _pack(pixels, form.bits), 1, 3 if form.palette is not None else 0, form.bits
+        rows = Rows(pixels, lambda band: _pack(band, form.bits), 1, -(-w * form.bits // 8))
+        return rows, 3 if form.palette is not None else 0, form.bits
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    if channels >= 3:
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB if channels == 3 else cv2.COLOR_BGRA2RGBA)
     sample = pixels.dtype.itemsize
-    if sample == 2:
-        pixels = pixels.astype(">u2")  # PNG is big-endian
+    swap = {3: cv2.COLOR_BGR2RGB, 4: cv2.COLOR_BGRA2RGBA}.get(channels)
+
+    def convert(band: np.ndarray) -> np.ndarray:
+        if swap is not None:
+            band = cv2.cvtColor(band, swap)
+        if sample == 2:
+            band = band.astype(">u2")  # PNG is big-endian
+        return np.ascontiguousarray(band).view(np.uint8).reshape(band.shape[0], -1)
+
     color_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
-    return np.ascontiguousarray(pixels).view(np.uint8).reshape(h, -1), channels * sample, color_type, 8 * sample
+    return Rows(pixels, convert, channels * sample, w * channels * sample), color_type, 8 * sample
 
 
 def _pack(samples: np.ndarray, bits: int) -> np.ndarray:
@@ -138,7 +166,7 @@ def compress(data, library: Library) -> bytes:
     return packer.compress(data) + packer.flush()
 
 
-def _compress_rows(raw: np.ndarray, bpp: int, unfiltered: bool, sub_byte: bool, effort: Effort) -> bytes:
+def _compress_rows(rows: Rows, unfiltered: bool, sub_byte: bool, effort: Effort) -> bytes:
     """Filter and deflate the rows as `effort` says; a trial chooses the filter, and (with `libraries`)
     among libdeflate, zlib-ng's run-length strategy (distance-1 matches only: best on smooth residuals
     such as resized and gray photos, and several times faster) and, on repetitive data, zlib-ng's level
@@ -147,43 +175,42 @@ def _compress_rows(raw: np.ndarray, bpp: int, unfiltered: bool, sub_byte: bool, 
     if unfiltered or effort.filter != "trial":
         how = "none" if unfiltered or sub_byte else effort.filter
         if not effort.libraries or effort.filter != "trial":
-            return compress(filter_rows(raw, bpp, how), final)
-        sample, whole = _sample(raw, bpp, how, effort.bands)
+            return compress(filter_rows(rows, how), final)
+        sample, whole = _sample(rows, how, effort.bands)
         ratio = len(compress(sample, ("libdeflate", effort.trial_level))) / max(sample.size, 1)
     else:
-        how, sample, whole, ratio = _choose_filter(raw, bpp, SUB_BYTE_FILTERS if sub_byte else TRUE_COLOR_FILTERS,
-                                                   effort)
+        how, sample, whole, ratio = _choose_filter(rows, SUB_BYTE_FILTERS if sub_byte else TRUE_COLOR_FILTERS, effort)
         if not effort.libraries:
-            return compress(filter_rows(raw, bpp, how) if not whole else sample, final)
+            return compress(filter_rows(rows, how) if not whole else sample, final)
     options: list[Library] = [("zlib-ng-rle", 1), final]  # fastest first
     if ratio < REPETITIVE:
         options.append(("zlib-ng", effort.level))
     results = [(compress(sample, library), library) for library in options]
     smallest = min(len(result) for result, _ in results)
     best, library = next(r for r in results if len(r[0]) <= smallest * (1 + TOLERANCE))
-    return best if whole else compress(filter_rows(raw, bpp, how), library)
+    return best if whole else compress(filter_rows(rows, how), library)
 
 
-def _sample(raw: np.ndarray, bpp: int, how: str, bands: int) -> tuple[np.ndarray, bool]:
+def _sample(rows: Rows, how: str, bands: int) -> tuple[np.ndarray, bool]:
     """`how`-filtered rows of `bands` bands spread over the image, or of the whole image when it is
     small; and whether it is the whole."""
-    h, n = raw.shape
-    rows = max(MIN_ROWS, min(h // 64, SAMPLE_BYTES // (bands * n)))
-    if h * n <= WHOLE_BYTES or h <= 2 * bands * rows:
-        return filter_rows(raw, bpp, how), True
+    h, n = rows.height, rows.width
+    band = max(MIN_ROWS, min(h // 64, SAMPLE_BYTES // (bands * n)))
+    if h * n <= WHOLE_BYTES or h <= 2 * bands * band:
+        return filter_rows(rows, how), True
     parts = []
-    for y in np.linspace(0, h - rows, bands).astype(int):
+    for y in np.linspace(0, h - band, bands).astype(int):
         above = max(int(y) - 1, 0)  # the row above, which up and Paeth read; its own output is dropped
-        parts.append(filter_rows(raw[above:y + rows], bpp, how)[y - above:])
+        parts.append(_filter_band(rows[above:y + band], rows.bpp, how)[y - above:])
     return np.concatenate(parts), False
 
 
-def _choose_filter(raw: np.ndarray, bpp: int, candidates: tuple[str, ...], effort: Effort):
+def _choose_filter(rows: Rows, candidates: tuple[str, ...], effort: Effort):
     """-> (filter, its filtered sample, whether the sample is the whole image, the sample's deflate
     ratio): the candidate whose sample libdeflate compresses smallest at the trial's level."""
     best = None
     for how in candidates:
-        sample, whole = _sample(raw, bpp, how, effort.bands)
+        sample, whole = _sample(rows, how, effort.bands)
         size = len(compress(sample, ("libdeflate", effort.trial_level)))
         if best is None or size < best[0]:
             best = (size, how, sample, whole)
@@ -193,15 +220,14 @@ def _choose_filter(raw: np.ndarray, bpp: int, candidates: tuple[str, ...], effor
 
 # -- row filters (PNG spec, section 9): arithmetic on bytes mod 256, `bpp` bytes back is "left" ----------
 
-def filter_rows(raw: np.ndarray, bpp: int, how: str) -> np.ndarray:
-    """-> (h, 1 + rowbytes) uint8: each row's filter type byte and its filtered bytes, in bands."""
-    h, n = raw.shape
+def filter_rows(rows: Rows, how: str) -> np.ndarray:
+    """-> (h, 1 + bytes per row) uint8: each row's filter type byte and its filtered bytes, in bands."""
+    h, n = rows.height, rows.width
     out = np.empty((h, n + 1), np.uint8)
-    rows = max(1, BAND_BYTES // max(n, 1))
-    for y in range(0, h, rows):
+    step = max(1, BAND_BYTES // max(n, 1))
+    for y in range(0, h, step):
         above = max(y - 1, 0)
-        band = _filter_band(raw[above:y + rows], bpp, how)
-        out[y:y + rows] = band[y - above:]
+        out[y:y + step] = _filter_band(rows[above:y + step], rows.bpp, how)[y - above:]
     return out
 
 

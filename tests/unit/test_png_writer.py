@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from imgserve.imaging import png_form, png_writer
-from imgserve.imaging.png_writer import filter_rows, write
+from imgserve.imaging.png_writer import Rows, filter_rows, write
 
 EFFORTS = tuple(png_writer.EFFORTS)
 rng = np.random.default_rng(7)
@@ -210,15 +210,15 @@ def test_filters_invert_by_the_spec(how: str, bpp: int) -> None:
     smooth = SMOOTH[:6, :width, 0].repeat(3, axis=1)[:, :width]
     raw = np.ascontiguousarray(np.concatenate([rng.integers(0, 256, (6, width), np.uint8),
                                                np.full((3, width), 200, np.uint8), smooth]))
-    filtered = filter_rows(raw, bpp, how)
+    filtered = filter_rows(Rows.of_bytes(raw, bpp), how)
     assert np.array_equal(unfilter(filtered, bpp), raw)
 
 
 def test_filters_in_bands_match_one_pass(monkeypatch) -> None:
     raw = np.ascontiguousarray(SMOOTH.reshape(61, -1))
-    whole = filter_rows(raw, 3, "paeth")
+    whole = filter_rows(Rows.of_bytes(raw, 3), "paeth")
     monkeypatch.setattr(png_writer, "BAND_BYTES", 500)  # two rows a band
-    assert np.array_equal(filter_rows(raw, 3, "paeth"), whole)
+    assert np.array_equal(filter_rows(Rows.of_bytes(raw, 3), "paeth"), whole)
     assert np.array_equal(unfilter(whole, 3), raw)
 
 
@@ -255,3 +255,18 @@ def test_text_scan_and_palette_graphic_at_most_pillows_bytes() -> None:
     pil = Image.fromarray(graphic, "P")
     pil.putpalette(palette[:, ::-1].tobytes())
     assert len(ours) <= 1.02 * pillow_png(pil)
+
+
+@pytest.mark.parametrize("name", ["smooth rgb", "rgba", "rgb 16", "gray alpha 16", "odd width 2-bit", "3 colours"])
+def test_rows_converted_band_by_band_match(name: str, monkeypatch) -> None:
+    """BGR -> RGB, big-endian samples and packing happen per band of rows: a few rows a band."""
+    image = CASES[name][0]
+    monkeypatch.setattr(png_writer, "BAND_BYTES", 200)
+    monkeypatch.setattr(png_writer, "WHOLE_BYTES", 0)  # the trial samples bands too
+    png = write(image)
+    decoded = libpng(png)
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if image.ndim == 2:
+        assert np.array_equal(decoded, image)
+    else:
+        assert np.array_equal(as_bgr(decoded, channels), image)
