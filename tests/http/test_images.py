@@ -201,3 +201,14 @@ def test_pixelate_reaches_the_pixels(client) -> None:
     blocks = got.reshape(3, 20, 4, 20, 3)
     assert (blocks == blocks[:, :1, :, :1]).all()  # every 20x20 block is one colour
     assert client.get("/image/quad.png?pixelate=1").status_code == 400
+
+
+def test_png_effort_is_part_of_the_etag(root) -> None:
+    """Another IMGSERVE_PNG_EFFORT makes other bytes for the same URL, so it must be another ETag."""
+    url = "/image/quad.png?w=40&format=png"
+    tags = set()
+    for effort in ("fast", "default", "max"):
+        response = create_app({"root": str(root), "png_effort": effort}).test_client().get(url)
+        assert response.status_code == 200
+        tags.add(response.headers["ETag"])
+    assert len(tags) == 3
