@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from . import formats
+from . import DISTRIBUTION, formats
 from .errors import Problem
 from .options import OPTIONS, Options, parse
 from .settings import CORES, PREFIX, Settings, SettingsError
@@ -38,7 +38,7 @@ def load_settings(flags: dict[str, Any]) -> Settings:
 
 
 @click.group()
-@click.version_option(package_name="imgserve")
+@click.version_option(package_name=DISTRIBUTION)
 def main() -> None:
     """On-the-fly image service: originals in a folder, thumbnails and web formats over HTTP."""
 
@@ -150,7 +150,7 @@ def parse_options(given: dict[str, str | None], settings: Settings) -> Options:
               help="files converted at once on this machine [default: the cores]")
 @click.option("--scheduler", metavar="ADDRESS",
               help="run on the Dask cluster at ADDRESS (tcp://host:8786) instead; its workers must see SRC and DST "
-                   "at the same paths (pip install 'imgserve[dask]')")
+                   f"at the same paths (pip install '{DISTRIBUTION}[dask]')")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
               help="write every input's outcome to FILE (.csv, or .jsonl for JSON lines)")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar, no summary; failures are still printed")
