@@ -1,16 +1,11 @@
 import builtins
 import os
 import re
-import shutil
-import subprocess
-import sys
-import zipfile
 from html.parser import HTMLParser
 
 from imgserve import create_app
 from imgserve.options import OPTIONS
 from imgserve.web.page import PAGE_SIZE
-from tests.support import REPO
 from tests.support.images import decode, encode, quadrants
 
 KEY = "k" * 32
@@ -173,20 +168,3 @@ def test_page_is_escaped(client, root) -> None:
     html = client.get("/").get_data(as_text=True)
     assert "<i>" not in html and 'alt="&lt;i&gt;&amp;&#34;x.png"' in html
     assert re.search(r'src="/image/%3Ci%3E%26%22x.png\?', html)
-
-
-def test_a_built_wheel_carries_the_page(tmp_path) -> None:
-    """`pip install .` (not editable) must ship the template and static files: build the wheel and look."""
-    repo = REPO
-    source = tmp_path / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md", "setup.cfg"):
-        shutil.copy(repo / name, source)
-    shutil.copytree(repo / "imgserve", source / "imgserve", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"),
-                    str(source)], check=True, capture_output=True, timeout=300)
-    (wheel,) = (tmp_path / "dist").glob("imgserve-*.whl")
-    shipped = set(zipfile.ZipFile(wheel).namelist())
-    needed = {p.relative_to(repo).as_posix() for folder in ("templates", "static")
-              for p in (repo / "imgserve" / "web" / folder).iterdir()}
-    assert needed and needed <= shipped, needed - shipped
