@@ -15,7 +15,7 @@ import click
 from . import DISTRIBUTION, formats
 from .errors import Problem
 from .options import OPTIONS, Options, parse
-from .settings import CORES, PREFIX, Settings, SettingsError
+from .settings import CORES, PREFIX, Settings, SettingsError, unknown_variables
 
 
 def setting_flags(command: Callable, names: Collection[str] | None = None) -> Callable:
@@ -30,11 +30,27 @@ def setting_flags(command: Callable, names: Collection[str] | None = None) -> Ca
 NO_ROOT = {"root": "."}  # for commands that read no folder of originals: its check is not theirs
 
 
+class StartupError(click.ClickException):
+    """A setting that stops a command before it starts: `Error: <one line each>`, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        for line in self.message.splitlines():
+            click.echo(f"Error: {line}", err=True)
+
+
+def warn_unknown_variables() -> None:
+    for warning in unknown_variables(os.environ):
+        click.echo(f"Warning: {warning}", err=True)
+
+
 def load_settings(flags: dict[str, Any]) -> Settings:
+    warn_unknown_variables()
     try:
         return Settings.load(**{name: value for name, value in flags.items() if value is not None})
     except SettingsError as error:
-        raise click.UsageError(str(error)) from None
+        raise StartupError(str(error)) from None
 
 
 @click.group()
@@ -49,7 +65,11 @@ def serve(**flags: Any) -> None:
     """Serve the originals under the root with waitress."""
     from .server.runner import serve
 
-    serve(load_settings(flags))
+    settings = load_settings(flags)
+    try:
+        serve(settings)
+    except SettingsError as error:  # found while starting: a preset, the manifest's rows, the port
+        raise StartupError(str(error)) from None
 
 
 @main.command()
@@ -88,19 +108,52 @@ def info(file: str) -> None:
 @click.option("--markdown", is_flag=True, help="print the table as docs/settings.md (defaults, not values in effect)")
 @setting_flags
 def show_settings(markdown: bool, **flags: Any) -> None:
-    """List every setting with its current value (environment and flags applied), by group."""
+    """List every setting with its current value (environment and flags applied), by group, marking those
+    that `serve` would refuse. Exit status 1 when any is invalid."""
     from .settings import GROUPS, by_group
     from .settings import markdown as settings_page
 
     if markdown:
         click.echo(settings_page(), nl=False)
         return
-    values = {name: (value, help) for name, value, help in load_settings(flags).rows()}
+    warn_unknown_variables()
+    settings, invalid = Settings.read(**{name: value for name, value in flags.items() if value is not None})
+    invalid.update({name: (getattr(settings, name), why) for name, why in deeper_problems(settings).items()
+                    if name not in invalid})
+    shown = {variable: value for variable, value, _ in settings.rows()}
     for group, rows in by_group().items():
         click.echo(f"# {GROUPS[group]}")
         for f in rows:
-            value, help = values[PREFIX + f.name.upper()]
-            click.echo(f"{PREFIX}{f.name.upper()}={value}\n    {help}")
+            variable = PREFIX + f.name.upper()
+            if f.name in invalid:
+                given, why = invalid[f.name]
+                value = "(not shown)" if f.metadata["secret"] else given if isinstance(given, str) else shown[variable]
+                click.echo(f"{variable}={value}  <- INVALID: {why}")
+            else:
+                click.echo(f"{variable}={shown[variable]}")
+            click.echo(f"    {f.metadata['help']}")
+    if invalid:
+        names = ", ".join(PREFIX + name.upper() for name in invalid)
+        click.echo(f"{len(invalid)} invalid (marked INVALID above): {names}; `imgserve serve` would not start",
+                   err=True)
+        sys.exit(1)
+
+
+def deeper_problems(settings: Settings) -> dict[str, str]:
+    """What the server checks when it starts, beyond each value's own form: the manifest's rows, presets."""
+    from .options import preset_problem
+    from .sources.folder import load_manifest
+
+    problems = {}
+    if settings.manifest is not None and settings.manifest.is_file():
+        try:
+            load_manifest(settings.manifest)
+        except (OSError, ValueError) as error:
+            problems["manifest"] = str(error)
+    preset = preset_problem(settings)
+    if preset:
+        problems[preset[0]] = preset[1]
+    return problems
 
 
 OPTION_FLAGS = {"w": "width", "h": "height", "q": "quality"}  # every other URL option keeps its name

@@ -8,6 +8,7 @@ on), idle kept-alive connections are closed, a request that still arrives on a b
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import sys
@@ -24,7 +25,7 @@ from waitress.task import ThreadedTaskDispatcher
 from werkzeug.wsgi import ClosingIterator
 
 from ..errors import PROBLEM_JSON, Problem
-from ..settings import Settings
+from ..settings import Settings, SettingsError
 from ..web import logs
 from ..web.app import create_app
 from . import allocator
@@ -162,15 +163,38 @@ def serve(settings: Settings) -> None:
     capture_native_stderr()
     listener = logs.configure(settings.log_format)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
-    app = create_app({f.name: getattr(settings, f.name) for f in fields(Settings)})
-    drain = Drain(app, app.extensions["imgserve"].account)
-    server = listen(drain, settings.threads, **waitress_options(settings))
+    try:
+        app = create_app({f.name: getattr(settings, f.name) for f in fields(Settings)})
+        drain = Drain(app, app.extensions["imgserve"].account)
+        try:
+            server = listen(drain, settings.threads, **waitress_options(settings))
+        except (OSError, ValueError) as error:  # waitress says ValueError for a host it cannot resolve
+            raise SettingsError(cannot_listen(error, settings.host, settings.port)) from None
+    except SettingsError:
+        listener.stop()
+        raise
     signal.signal(signal.SIGTERM, lambda signum, frame: _stop(server, drain, settings.shutdown_timeout))
     server.print_listen("Serving on http://{}:{}")
     server.run()  # returns once _exit_when_idle has closed every socket
     server.task_dispatcher.shutdown(timeout=1)
     log.info("stopped")
     listener.stop()
+
+
+def cannot_listen(error: OSError | ValueError, host: str, port: int) -> str:
+    """What to do when the listening socket cannot be made, naming the flag and the setting."""
+    if not isinstance(error, OSError):
+        return f"host {host!r} cannot be resolved to an address; pass --host or set IMGSERVE_HOST"
+    if error.errno == errno.EADDRINUSE:
+        return f"port {port} is in use; pass --port or set IMGSERVE_PORT"
+    if error.errno == errno.EACCES:
+        return (f"port {port} needs privileges this user does not have (ports below 1024 usually do); "
+                "pass --port or set IMGSERVE_PORT to 1024 or above")
+    if error.errno == errno.EADDRNOTAVAIL:
+        return (f"{host} is not an address of this machine; pass --host or set IMGSERVE_HOST "
+                "(127.0.0.1 for this machine only, 0.0.0.0 for every interface)")
+    return (f"cannot listen on {host}:{port} ({error.strerror or error}); check --host and --port "
+            "(IMGSERVE_HOST, IMGSERVE_PORT)")
 
 
 def _stop(server, drain: Drain, timeout: float) -> None:

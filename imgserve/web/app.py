@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,7 +17,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import PROBLEM_JSON, Problem
-from ..settings import Settings
+from ..settings import Settings, unknown_variables
 from ..sources.upload import InMemoryRequest
 from . import images, info, logs, metrics, openapi, operations, page, placeholders
 from .repeat_cache import RepeatCache
@@ -44,6 +45,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The WSGI app. Settings come from `IMGSERVE_*`; `test_config` overrides them by name."""
     settings = Settings.load(**(test_config or {}))
     logs.ensure_handler(settings.log_format)
+    if test_config is None:  # configured by the environment alone, as under `waitress-serve --call`
+        for warning in unknown_variables(os.environ):
+            log.warning(warning)
     app = Flask(__name__)
     app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
