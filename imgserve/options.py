@@ -314,10 +314,12 @@ def _with_preset(given: list[tuple[str, list[str]]], settings: Settings) -> list
     chosen = [texts for name, texts in given if name == PRESET]
     rest = [(name, texts) for name, texts in given if name != PRESET]
     if getattr(settings, "presets_only", False):
+        known = f"one of {', '.join(presets) or 'none configured'}"
         for name, texts in rest:
             if (name, texts) != ("format", [AUTO]):
-                raise bad_option(name, "this server only accepts presets: use preset=<name> "
-                                       f"(one of {', '.join(presets) or 'none configured'})")
+                raise bad_option(name, f"this server only accepts presets: use preset=<name> ({known})")
+        if not chosen:
+            raise bad_option(PRESET, f"this server only serves presets: add preset=<name> ({known})")
     if not chosen:
         return rest
     if len(chosen) != 1 or len(chosen[0]) != 1:

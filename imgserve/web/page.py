@@ -128,7 +128,7 @@ def _fields(settings: Settings) -> list[dict[str, Any]]:
         else:
             kind = "text"
         fields.append({"name": name, "kind": kind, "schema": schema, "help": param["description"],
-                       "step": 1 if schema["type"] == "integer" else "any"})
+                       "step": 1 if schema["type"] == "integer" else "any", "required": param["required"]})
     return fields
 
 
