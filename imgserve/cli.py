@@ -76,13 +76,16 @@ def serve(**flags: Any) -> None:
 @click.argument("url")
 @click.option("--key", default=None, help="key to sign with [default: the first of IMGSERVE_SIGNING_KEYS]")
 def sign(url: str, key: str | None) -> None:
-    """Print URL (a path and query, e.g. '/image/x.jpg?w=300') with its signature `s` added."""
+    """Print URL (a path and query, e.g. '/image/x.jpg?w=300') with its signature `s` added. Spaces and
+    other characters a URL cannot hold are percent-encoded (UTF-8); %XX escapes are kept as they are."""
+    from urllib.parse import quote
+
     from .signing import sign_url
 
     keys = load_settings({**NO_ROOT, "signing_keys": key}).signing_keys  # the server's own rules for keys
     if not keys:
         raise click.UsageError("no key: pass --key or set IMGSERVE_SIGNING_KEYS")
-    click.echo(sign_url(url, keys[0]))
+    click.echo(sign_url(quote(url, safe="/?&=%:@!$'()*+,;~#"), keys[0]))
 
 
 @main.command()
