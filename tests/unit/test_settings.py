@@ -55,15 +55,6 @@ def test_rows_list_every_setting_with_its_variable(tmp_path: Path) -> None:
     assert all(help for _, _, help in rows)
 
 
-
-def test_readme_documents_every_setting() -> None:
-    readme = (REPO / "README.md").read_text()
-    from dataclasses import fields
-
-    for f in fields(Settings):
-        assert f"IMGSERVE_{f.name.upper()}" in readme, f.name
-
-
 def test_docs_settings_page_is_current() -> None:
     """docs/settings.md is generated from the table: run `imgserve settings --markdown > docs/settings.md`."""
     from imgserve.settings import markdown
