@@ -6,7 +6,7 @@ array as a PNG made in memory by the service's own encoder (lossless, 16 bits an
 cannot disagree about pixels. An error status raises `ImgserveError`, which carries the server's
 problem+json. Given a key, the client signs every URL exactly as the server checks it.
 
-requests is an extra (`pip install 'imgserve[client]'`), not a core dependency: a server never
+requests is an extra (`pip install 'imgserve-server[client]'`), not a core dependency: a server never
 needs it (remote fetches use the standard library), so deployments of the service do not carry it.
 """
 
@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from . import formats
+from . import DISTRIBUTION, formats
 from .errors import PROBLEM_JSON
 from .imaging.decode import decode_array
 from .imaging.encode import encode_array
@@ -27,7 +27,7 @@ from .signing import sign_url
 try:
     import requests
 except ImportError as error:  # pragma: no cover - depends on how imgserve was installed
-    raise ImportError("imgserve.client needs requests: pip install 'imgserve[client]'") from error
+    raise ImportError(f"imgserve.client needs requests: pip install '{DISTRIBUTION}[client]'") from error
 
 
 class ImgserveError(Exception):

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, make_dataclass
+from dataclasses import dataclass, field, make_dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from . import formats
-from .errors import bad_option
+from .errors import Problem, bad_option
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -272,9 +272,15 @@ def schemas(settings: Settings) -> dict[str, dict[str, Any]]:
 # -- parsing a request -----------------------------------------------------------------------------------
 
 def pairs(args: Any) -> list[tuple[str, list[str]]]:
-    """(name, values) from a Werkzeug MultiDict or a plain mapping of name -> value."""
+    """(name, values) from a Werkzeug MultiDict, a list of (name, value) as parse_qsl gives, or a plain
+    mapping of name -> value."""
     if hasattr(args, "lists"):
         return list(args.lists())
+    if isinstance(args, list):
+        grouped: dict[str, list[str]] = {}
+        for name, value in args:
+            grouped.setdefault(name, []).append(value)
+        return list(grouped.items())
     return [(k, [v]) for k, v in args.items()]
 
 
@@ -308,10 +314,12 @@ def _with_preset(given: list[tuple[str, list[str]]], settings: Settings) -> list
     chosen = [texts for name, texts in given if name == PRESET]
     rest = [(name, texts) for name, texts in given if name != PRESET]
     if getattr(settings, "presets_only", False):
+        known = f"one of {', '.join(presets) or 'none configured'}"
         for name, texts in rest:
             if (name, texts) != ("format", [AUTO]):
-                raise bad_option(name, "this server only accepts presets: use preset=<name> "
-                                       f"(one of {', '.join(presets) or 'none configured'})")
+                raise bad_option(name, f"this server only accepts presets: use preset=<name> ({known})")
+        if not chosen:
+            raise bad_option(PRESET, f"this server only serves presets: add preset=<name> ({known})")
     if not chosen:
         return rest
     if len(chosen) != 1 or len(chosen[0]) != 1:
@@ -321,6 +329,21 @@ def _with_preset(given: list[tuple[str, list[str]]], settings: Settings) -> list
     overridden = {name for name, _ in rest}
     expanded = [(k, [v]) for k, v in parse_qsl(presets[chosen[0][0]], keep_blank_values=True) if k not in overridden]
     return expanded + rest
+
+
+def preset_problem(settings: Settings) -> tuple[str, str] | None:
+    """(setting, why) when the presets cannot be served: a preset's options do not parse, or presets-only
+    mode has no presets. Checked at start-up: a bad preset is the operator's mistake, not a client's."""
+    if settings.presets_only and not settings.presets:
+        return "presets_only", ("1 refuses every URL without a preset, and IMGSERVE_PRESETS defines none: define "
+                                "some (thumb:w=300&h=300&fit=cover;...) or set it to 0")
+    open_settings = replace(settings, presets_only=False)
+    for name, query in settings.presets.items():
+        try:
+            parse(parse_qsl(query, keep_blank_values=True), open_settings)
+        except Problem as problem:
+            return "presets", f"preset {name!r}: {problem.detail}"
+    return None
 
 
 def accepts_webp(accept: str) -> bool:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 from itertools import islice
 from pathlib import Path
 
-from .. import __version__, formats
+from .. import DISTRIBUTION, __version__, formats
 from ..errors import Problem
 from ..imaging.pipeline import render
 from ..options import Options
@@ -237,7 +237,7 @@ def dask_executor(address: str) -> Iterator[tuple[cf.Executor, int]]:
     try:
         from distributed import Client
     except ImportError:
-        raise Problem(400, "--scheduler needs Dask: pip install 'imgserve[dask]'") from None
+        raise Problem(400, f"--scheduler needs Dask: pip install '{DISTRIBUTION}[dask]'") from None
     try:
         client = Client(address, timeout="15s", set_as_default=False)
     except (OSError, TimeoutError) as error:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 ERRORS = {
     400: "a bad option or parameter; the body's `option` names it",
     403: "missing or wrong signature (the body's `signed` is the string the server checked), "
-         "or a source the server may not read",
+         "a source the server may not read, or /placeholder on a presets-only server",
     404: "no such original, or an id that could leave the root",
     413: "the original or the body is larger than MAX_SOURCE_BYTES",
     415: "not an image: only JPEG, PNG, WebP, BMP, TIFF and GIF are decoded (decided from magic bytes), or corrupt",
@@ -82,7 +82,7 @@ def document(settings: Settings) -> dict[str, Any]:
                 _query("bg", {**schemas["bg"], "description": "background colour"}),
                 _query("fg", {**schemas["bg"], "description": "text colour"}),
                 _query("format", schemas["format"]),
-            ], [200, 400], image=True,
+            ], [200, 400, 403], image=True,
             path_params=[_path_param("size", "`WxH`, each 1..MAX_DIMENSION", pattern="^[0-9]{1,9}x[0-9]{1,9}$")])},
         "/info/{id}": {"get": {
             "summary": "Facts about an original, read from its header where possible",
@@ -160,7 +160,8 @@ def query_options(settings: Settings) -> list[dict[str, Any]]:
     if settings.presets_only:
         schemas = {"format": {**schemas["format"], "enum": ["auto"]},
                    **({"preset": schemas["preset"]} if "preset" in schemas else {})}
-    params = [_query(name, schema) for name, schema in schemas.items()]
+    params = [_query(name, schema, required=settings.presets_only and name == options.PRESET)
+              for name, schema in schemas.items()]
     if settings.signing_keys:
         params.append(_query("s", {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$",
                                    "description": "base64url HMAC-SHA256 of the canonical path and query"},

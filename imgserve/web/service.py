@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 from flask import current_app
-from werkzeug.datastructures import MultiDict
 
-from ..errors import Problem
 from ..imaging.pipeline import Rendered
-from ..options import parse
-from ..settings import Settings, SettingsError
+from ..options import preset_problem
+from ..settings import PREFIX, Settings, SettingsError
 from ..sources.folder import Folder
 from ..sources.remote import Remote
 from ..sources.upload import Uploads
@@ -29,7 +26,7 @@ class Service:
         try:
             self.folder = Folder(settings.root, settings.manifest)
         except (OSError, ValueError) as error:
-            raise SettingsError(f"IMGSERVE_MANIFEST: {error}") from None
+            raise SettingsError(f"{PREFIX}MANIFEST: {error}") from None
         self.remote = Remote(settings.remote_allow, max_bytes=settings.max_source_bytes,
                              timeout=settings.remote_timeout, connect_timeout=settings.remote_connect_timeout,
                              max_redirects=settings.remote_max_redirects,
@@ -39,11 +36,9 @@ class Service:
         self.admission = Admission(settings.max_in_flight, settings.max_queue, settings.queue_wait,
                                    settings.max_memory)
         self.metrics = metrics.Metrics(self)
-        for name, query in settings.presets.items():
-            try:
-                parse(MultiDict(parse_qsl(query, keep_blank_values=True)), replace(settings, presets_only=False))
-            except Problem as problem:
-                raise SettingsError(f"IMGSERVE_PRESETS: preset {name!r}: {problem.detail}") from None
+        problem = preset_problem(settings)
+        if problem:
+            raise SettingsError(f"{PREFIX}{problem[0].upper()}: {problem[1]}")
 
     def account(self, environ: dict, endpoint: str, status: int, sent: int, seconds: float, **fields: Any) -> None:
         """One access line and the request metrics, for the Flask app and the repeat cache alike."""

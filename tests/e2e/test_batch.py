@@ -375,7 +375,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
 
 
 def test_dask_cluster_gives_the_same_outputs_and_report(archive: Path, tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed", reason="the Dask path needs pip install 'imgserve[dask]'")
+    distributed = pytest.importorskip("distributed", reason="the Dask path needs pip install 'imgserve-server[dask]'")
     local, remote = tmp_path / "local", tmp_path / "remote"
     convert(archive, local, "--format", "png", "--width", "20", "--report", str(tmp_path / "local.csv"))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
