@@ -42,7 +42,7 @@ class Plan:
 def plan(width: int, height: int, options: Options, max_dimension: int, *, shrinkable: bool = False) -> Plan:
     """Sizes for a source of `width` x `height` (as displayed). `shrinkable`: the decoder can shrink on load."""
     options = with_dpr(options, max_dimension)
-    x, y, cw, ch = _crop_region(width, height, options.crop)
+    x, y, cw, ch = crop_region(width, height, options.crop)
     turned = options.rotate in (90, 270)
     rw, rh = (ch, cw) if turned else (cw, ch)
     resize, out = _fit(rw, rh, options)
@@ -99,7 +99,7 @@ def _centred(centre: float, size: int, start: int, extent: int) -> int:
     return min(max(round(centre - size / 2), start), start + extent - size)
 
 
-def _crop_region(width: int, height: int, crop: Box | None) -> Box:
+def crop_region(width: int, height: int, crop: Box | None) -> Box:
     """The crop option clipped to the source; 400 when nothing of it lies inside."""
     if crop is None:
         return 0, 0, width, height
