@@ -197,6 +197,16 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
     return Rendered(body, format, image.shape[1], image.shape[0], seconds)
 
 
+def overlay_pixels(data: bytes, settings: Settings,
+                   reserve: Callable[[int], AbstractContextManager] = lambda nbytes: nullcontext()) -> np.ndarray:
+    """An overlay's original decoded as a viewer shows it, no larger than MAX_DIMENSION on its long side
+    (no output is larger), for `ops.compose`; the memory of the full decode is reserved while it runs."""
+    header = probe(data)
+    decode.check_pixels(header, settings.max_pixels)
+    with reserve(decode.working_bytes(header, 1, (0, 0))):
+        return np.ascontiguousarray(ops.shrink_to(decode.decode(data, header), settings.max_dimension))
+
+
 def _check(deadline: float | None, stage: str) -> None:
     if deadline is not None and time.monotonic() > deadline:
         raise Problem(503, f"the image took too long to render (over the limit after {stage}); "

@@ -23,7 +23,7 @@ def info(id: str) -> Response:
             raise bad_option(name, "/info takes no options")
     with svc.folder.open(id) as original:
         tag = etag(original.identity, "info", id, __version__)  # the body names the id as asked
-        headers = caching_headers(tag, original.modified, svc.settings.cache_max_age, vary=False)
+        headers = caching_headers(tag, original.modified, svc.settings.cache_max_age)
         if fresh(request.environ, tag, headers["Last-Modified"]):
             return not_modified(headers)
         header = read_header(original, svc.settings.max_source_bytes)

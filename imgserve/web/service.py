@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+import numpy as np
 from flask import current_app
 from werkzeug.datastructures import MultiDict
 
@@ -36,12 +37,16 @@ class Service:
                              max_downloads=settings.remote_max_downloads)
         self.uploads = Uploads(settings.max_body_bytes)
         self.cache: ResultCache[Rendered] = ResultCache(settings.cache_bytes, lambda r: len(r.body))
+        self.overlays: ResultCache[np.ndarray] = ResultCache(settings.overlay_cache_bytes, lambda a: a.nbytes)
         self.admission = Admission(settings.max_in_flight, settings.max_queue, settings.queue_wait,
                                    settings.max_memory)
         self.metrics = metrics.Metrics(self)
         for name, query in settings.presets.items():
             try:
-                parse(MultiDict(parse_qsl(query, keep_blank_values=True)), replace(settings, presets_only=False))
+                options = parse(MultiDict(parse_qsl(query, keep_blank_values=True)),
+                                replace(settings, presets_only=False))
+                if options.overlay is not None:  # a watermark every URL gets must exist
+                    self.folder.locate(options.overlay)
             except Problem as problem:
                 raise SettingsError(f"IMGSERVE_PRESETS: preset {name!r}: {problem.detail}") from None
 
