@@ -237,10 +237,16 @@ def content_box(image: np.ndarray, threshold: int) -> tuple[int, int, int, int] 
     corners = np.array([image[0, 0], image[0, -1], image[-1, 0], image[-1, -1]], np.float64).reshape(4, -1)
     border = np.median(corners, axis=0)
     limit = threshold * peak(image) / 255
-    mask = np.zeros((height, width), np.uint8)
-    for plane, value in zip(cv2.split(image), border):  # one plane at a time: no full-size float copy
-        far = cv2.compare(cv2.absdiff(plane, float(value)), limit, cv2.CMP_GT)
-        mask = cv2.bitwise_or(mask, far)
+    whole = image.dtype != np.float32
+    planes = image.reshape(height, width, -1)
+    far = np.zeros((height, width), bool)
+    for index, value in enumerate(border):  # one plane at a time, compared in its own type: no float copy
+        low, high = value - limit, value + limit
+        if whole:
+            low, high = int(np.ceil(low - 1e-9)), int(np.floor(high + 1e-9))
+        plane = planes[:, :, index]
+        far |= (plane < low) | (plane > high)
+    mask = far.view(np.uint8)
     if min(height, width) >= 3:
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     points = cv2.findNonZero(mask)

@@ -120,3 +120,14 @@ def test_content_box_of_a_uniform_image_is_none_and_alpha_counts() -> None:
 def test_shrink_to(shape, long_side, expected) -> None:
     image = np.zeros(shape, np.uint8)
     assert ops.shrink_to(image, long_side).shape[:2] == expected
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 1, 3), (1, 5, 4), (5, 1), (2, 2, 3)])
+def test_content_box_of_tiny_images(shape) -> None:
+    """Found by schemathesis: a 1x1 plane once reached OpenCV's scalar overloads and raised."""
+    image = np.zeros(shape, np.uint8)
+    assert ops.content_box(image, 0) is None
+    if image.shape[0] * image.shape[1] > 2:
+        image[image.shape[0] // 2, image.shape[1] // 2] = 9   # not a corner: content
+        x, y, w, h = ops.content_box(image, 0)
+        assert (x, y) == (image.shape[1] // 2, image.shape[0] // 2) and (w, h) == (1, 1)

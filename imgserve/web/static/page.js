@@ -1,6 +1,7 @@
 // The URL builder: the form's fields become a query string on /image/<id>; the result is fetched,
-// shown with its size in bytes, and its URL can be copied. Under signing (an operator tool), each
-// URL is first signed by the server's /ui/sign. Nothing here runs on the gallery view.
+// shown with its size in bytes, and its URL can be copied. The responsive markup for the same options
+// comes from /srcset/<id> (which picks format, dpr and scale itself). Under signing (an operator tool),
+// each URL is first signed by the server's /ui/sign. Nothing here runs on the gallery view.
 "use strict";
 (() => {
   const form = document.getElementById("builder");
@@ -12,10 +13,14 @@
   let objectUrl = null;
   let timer = null;
 
-  function built() {
+  const markup = document.getElementById("markup");
+  const markupFacts = document.getElementById("markup-facts");
+  const CHOSEN_BY_SRCSET = ["format", "dpr", "scale"];
+
+  function built(base = form.dataset.base, skip = []) {
     const params = new URLSearchParams();
     for (const field of form.elements) {
-      if (!field.name) continue;
+      if (!field.name || skip.includes(field.name)) continue;
       if (field.type === "checkbox") {
         if (field.checked) params.append(field.name, field.value);
       } else if (field.value.trim() !== "") {
@@ -23,7 +28,26 @@
       }
     }
     const query = params.toString();
-    return form.dataset.base + (query ? "?" + query : "");
+    return base + (query ? "?" + query : "");
+  }
+
+  async function updateMarkup(mine) {
+    try {
+      const url = await signed(built(markup.dataset.base, CHOSEN_BY_SRCSET));
+      const response = await fetch(url, {headers: {Accept: "application/json"}});
+      if (!response.ok) throw await problem(response);
+      const body = await response.json();
+      if (mine !== latest) return;
+      markup.value = body.html;
+      markupFacts.className = "";
+      markupFacts.textContent = `${body.width} × ${body.height} · ${body.sources.length + 1} formats · ` +
+        `${body.img.srcset.length} widths · BlurHash ${body.placeholder ? body.placeholder.blurhash : "none"}`;
+    } catch (error) {
+      if (mine !== latest) return;
+      markup.value = "";
+      markupFacts.className = "error";
+      markupFacts.textContent = error.message;
+    }
   }
 
   async function problem(response) {
@@ -44,6 +68,7 @@
 
   async function update() {
     const mine = ++latest;
+    updateMarkup(mine);
     try {
       const url = await signed(built());
       urlField.value = new URL(url, location.href).href;
@@ -84,6 +109,15 @@
       document.execCommand("copy");
     }
     facts.dataset.copied = "1";
+  });
+  document.getElementById("copy-markup").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(markup.value);
+    } catch {
+      markup.select();
+      document.execCommand("copy");
+    }
+    markupFacts.dataset.copied = "1";
   });
   update();
 })();
