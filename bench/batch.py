@@ -12,7 +12,7 @@ Times are wall times less the command's start-up (the time it takes on an empty 
 interleaved and the best of `--repeat` counts, since the machine may be shared.
 
 `--pools` also runs the same conversion in-process on a thread pool and on a process pool of the same
-size, which is how the thread pool was chosen (imgserve/batch.py).
+size, which is how the thread pool was chosen (imgserve/batch/convert.py).
 """
 
 from __future__ import annotations

@@ -103,6 +103,29 @@ def show_settings(markdown: bool, **flags: Any) -> None:
             click.echo(f"{PREFIX}{f.name.upper()}={value}\n    {help}")
 
 
+@main.command("options")
+@click.option("--markdown", is_flag=True, help="print the table of docs/url-api.md (default settings' bounds)")
+@click.option("--update", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="rewrite the table between FILE's options markers (docs/url-api.md) in place")
+def show_options(markdown: bool, update: Path | None) -> None:
+    """List the URL options (?w=300&format=webp ...): values, default and meaning, from the option registry."""
+    from . import options
+
+    if update:
+        try:
+            update.write_text(options.with_table(update.read_text()))
+        except ValueError as error:
+            raise click.UsageError(f"{update}: {error}") from None
+        return
+    if markdown:
+        click.echo(options.markdown(), nl=False)
+        return
+    settings = load_settings(NO_ROOT)  # the bounds in effect (IMGSERVE_MAX_DIMENSION, ...)
+    for option in OPTIONS.values():
+        values, default = (text.replace("`", "") for text in options.summary(option, settings))
+        click.echo(f"{option.name}: {values} [default: {default}]\n    {option.help}")
+
+
 OPTION_FLAGS = {"w": "width", "h": "height", "q": "quality"}  # every other URL option keeps its name
 LIMITS = ("max_pixels", "max_dimension", "max_source_bytes")
 

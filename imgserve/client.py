@@ -1,4 +1,4 @@
-"""A Python client for imgserve: `Client("http://host:8080").get("photos/dune.jpg", w=300)`.
+"""A Python client for imgserve: `Client("http://host:8080").get("photos/rotated.jpg", w=300)`.
 
 Pixels cross this API as OpenCV arrays: BGR, BGRA or gray, uint8 or uint16. `process()` sends an
 array as a PNG made in memory by the service's own encoder (lossless, 16 bits and alpha kept), and

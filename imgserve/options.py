@@ -52,6 +52,10 @@ class Kind:
     def show(self, value: Any) -> str:
         return str(value)
 
+    def words(self) -> str | None:
+        """The values as docs/url-api.md says them, where the schema alone would read badly."""
+        return None
+
 
 def _bound(bound: float | str, settings: Settings) -> Any:
     """A bound is a number, or the name of the setting that holds it."""
@@ -150,6 +154,10 @@ class Gravity(Kind):
     def show(self, value: str | tuple[float, float]) -> str:
         return value if isinstance(value, str) else ",".join(map(decimal, value))
 
+    def words(self) -> str:
+        names = ", ".join(f"`{name}`" for name in self.names)
+        return f"{names}, or a focal point `x,y` (fractions 0..1, like `0.3,0.6`)"
+
 
 class Identifier(Kind):
     """The id of another original (as in /image/<id>); whether it exists is the source's to say."""
@@ -161,6 +169,9 @@ class Identifier(Kind):
 
     def schema(self, settings: Settings) -> dict[str, Any]:
         return {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": "^[^\\x00-\\x1f\\x7f]+$"}
+
+    def words(self) -> str:
+        return "the id of an original, as in `/image/<id>`"
 
 
 class Flag(Kind):
@@ -394,3 +405,57 @@ def accepts_webp(accept: str) -> bool:
 def choices(kind: Kind) -> Iterable[str]:
     """The spellings a choice takes, for help texts (the CLI's metavars)."""
     return [str(v) for v in kind.values] if isinstance(kind, Choice) else []
+
+
+# -- the docs' option table ------------------------------------------------------------------------------
+
+MARKERS = ("<!-- options:start -->", "<!-- options:end -->")
+
+
+def markdown(settings: Settings | None = None) -> str:
+    """The option table of docs/url-api.md, from the registry: what `imgserve options --markdown` prints.
+    Bounds are the default settings' (a bound that is a setting says which), as in docs/settings.md."""
+    from .settings import Settings
+
+    settings = settings or Settings()
+    lines = ["| option | values | default | meaning |", "|---|---|---|---|"]
+    for option in SPECS:
+        cells = [f"`{option.name}`", *summary(option, settings), option.help]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def summary(option: Option, settings: Settings) -> tuple[str, str]:
+    """(values, default) of an option as a person reads them, from its JSON Schema; code in backticks."""
+    from .settings import PREFIX
+
+    schema = option.schema(settings)
+    if option.kind.words():
+        values = option.kind.words()
+    elif "enum" in schema:
+        values = ", ".join(f"`{value}`" for value in schema["enum"])
+    elif "pattern" in schema:
+        values = f"text matching `{schema['pattern']}`"
+    elif "maximum" not in schema:
+        values = schema.get("type", "text")  # a kind this table does not know yet: say at least what it is
+    else:
+        word = "whole number" if schema["type"] == "integer" else "decimal"
+        low = (f"above {schema['exclusiveMinimum']:g}, at most" if "exclusiveMinimum" in schema
+               else f"from {schema['minimum']:g} to")
+        values = f"{word} {low} {schema['maximum']:g}"
+    bound = getattr(option.kind, "high", None)
+    if isinstance(bound, str):
+        values += f" (the setting `{PREFIX}{bound.upper()}`)"
+    # the schema has a default where a URL may spell it; otherwise the default is "do nothing"
+    default = f"`{schema['default']}`" if "default" in schema else "unset" if option.default is None else "none"
+    return values, default
+
+
+def with_table(page: str, settings: Settings | None = None) -> str:
+    """`page` with the text between its MARKERS replaced by the current table (ValueError without them)."""
+    start, end = MARKERS
+    head, found, rest = page.partition(start)
+    _, found_end, tail = rest.partition(end)
+    if not (found and found_end):
+        raise ValueError(f"no {start} ... {end} block to regenerate")
+    return f"{head}{start}\n{markdown(settings)}{end}{tail}"

@@ -74,7 +74,7 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def origin() -> Iterator[Origin]:
-    """A real HTTP server on loopback for /fetch to read from (tests/origin.py)."""
+    """A real HTTP server on loopback for /fetch to read from (tests/support/origin.py)."""
     with Origin() as server:
         yield server
 

@@ -11,7 +11,7 @@ bytes a `GET /image/<id>?...` would return. Every output is written under a hidd
 in its own folder, fsynced, then renamed over the final name, so a killed run never leaves a half
 file; temporaries of a run killed outright (SIGKILL, power cut) are swept by the next run.
 
-Threads, not processes, by measurement (README, "Batch conversion"): OpenCV and NumPy release the GIL
+Threads, not processes, by measurement (docs/scaling.md, "Threads, not processes"): OpenCV and NumPy release the GIL
 for decode, resize and encode, so a thread pool scales as well as a process pool without spawning
 interpreters or pickling results.
 """

@@ -7,7 +7,7 @@ for a 5640x3172 photo) and most of its decoding time. Dropping them is not enoug
 coefficients missing and smooth the blocks, changing the result. So they are replaced by one scan per
 component that says "all 63 AC coefficients are zero, to full precision" (end-of-band runs, with a
 small Huffman table of their own). libjpeg then decodes the DC scans only, and the 1/8 image is
-bit-identical to the one the whole file gives (tests/test_jpeg.py), 5-6x sooner on real photos.
+bit-identical to the one the whole file gives (tests/unit/test_dc_scans.py), 5-6x sooner on real photos.
 
 Components libjpeg does not decode 1x1 keep their AC scans: where a component's sampling leaves room,
 libjpeg-turbo scales its IDCT up instead of upsampling afterwards (4:2:0 chroma gets 2x2), and that

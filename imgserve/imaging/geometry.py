@@ -1,7 +1,7 @@
 """Resize math: from a source size and the options to every box and size the pipeline will use.
 
 All of it is decided from the header before any pixel is decoded, which is what lets the decoder
-shrink on load and what makes the sizes easy to test exhaustively (tests/test_geometry.py).
+shrink on load and what makes the sizes easy to test exhaustively (tests/unit/test_geometry.py).
 
 `cover` is planned as a crop of the source followed by a resize straight to the output size, so
 the resize never produces pixels that are then thrown away (and a 1x1000 source covering 8192x1

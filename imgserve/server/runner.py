@@ -148,7 +148,7 @@ def listen(app: Callable, threads: int, **options):
     """waitress's server for `app`, with the thread order of RecentFirst and the QuietChannel."""
     # `_dispatcher` is create_server's one way in for a dispatcher of our own (waitress calls it a test
     # shim), and `channel_class` is read at each accept; waitress is pinned below 4 and
-    # tests/test_server.py runs this server for real.
+    # tests/e2e/test_server.py runs this server for real.
     server = waitress.create_server(app, _dispatcher=dispatcher(threads), **options)
     server.channel_class = QuietChannel
     return server
@@ -156,7 +156,7 @@ def listen(app: Callable, threads: int, **options):
 
 def serve(settings: Settings) -> None:
     allocator.tune()
-    # Threads waiting for the GIL get it every 1 ms instead of 5: under overload (tests/test_load.py),
+    # Threads waiting for the GIL get it every 1 ms instead of 5: under overload (tests/e2e/test_load.py),
     # a 304 probe's median went from 75-79 ms to 58-62 ms; thumbnail throughput did not move.
     sys.setswitchinterval(0.001)
     capture_native_stderr()

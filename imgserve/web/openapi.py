@@ -2,10 +2,11 @@
 
 The options come from the option registry (`options.schemas`, the same rows the parsers use), bounds such as
 MAX_DIMENSION and the preset names from the settings, so the document describes this server rather
-than a default one. `tests/test_openapi.py` keeps it true: schemathesis sends generated requests,
-valid and invalid, to every operation the app has registered and checks each answer against it.
-Endpoints of the contract that another branch builds (`/process`, `/fetch`, `/placeholder`, `/info`)
-are described from shared/api-contract.md; the same test fails if a registered route is missing here.
+than a default one. `tests/http/test_openapi.py` keeps it true: schemathesis sends generated requests,
+valid and invalid, to every operation the app has registered and checks each answer against it, and
+fails if a route in web/app.py's ROUTES is missing here. The endpoints, their parameters and their
+error statuses are the service's HTTP contract, as docs/url-api.md describes it for people: extend
+it, rename nothing.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def document(settings: Settings) -> dict[str, Any]:
     image_ops = _operation("An original from the root, processed", params, [200, 304, 400, 403, 404, 413, 415,
                                                                                422, 503], image=True,
                            path_params=[_path_param("id", "a path under the root, with or without its extension "
-                                                          "(`photos/dune.jpg`, `photos/dune`), or a manifest key")])
+                                                          "(`sunset.jpg`, `sunset`), or a manifest key")])
     paths: dict[str, Any] = {
         "/image/{id}": {"get": image_ops, "head": {**image_ops, "summary": image_ops["summary"] + " (headers only)"}},
         "/process": {"post": {

@@ -59,3 +59,26 @@ def test_info_and_sign_work_outside_a_folder_of_originals(tmp_path: Path, monkey
     signed = CliRunner().invoke(main, ["sign", "/image/a.png?w=3"], env={"IMGSERVE_SIGNING_KEYS": "k" * 16})
     assert signed.exit_code == 0, signed.output
     assert signed.output.startswith("/image/a.png?w=3&s=")
+
+
+def test_options_lists_the_registry_with_the_bounds_in_effect(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no folder of originals needed
+    result = CliRunner().invoke(main, ["options"], env={"IMGSERVE_MAX_DIMENSION": "2000"})
+    assert result.exit_code == 0, result.output
+    assert "w: whole number from 1 to 2000 (the setting IMGSERVE_MAX_DIMENSION) [default: unset]" in result.output
+    assert "fit: contain, cover, fill, pad [default: contain]" in result.output
+
+
+def test_options_update_rewrites_only_the_marked_table(tmp_path: Path) -> None:
+    from imgserve import options
+
+    page = tmp_path / "url-api.md"
+    start, end = options.MARKERS
+    page.write_text(f"# URL API\n\n{start}\n| stale |\n{end}\n\nmore prose\n")
+    result = CliRunner().invoke(main, ["options", "--update", str(page)])
+    assert result.exit_code == 0, result.output
+    assert page.read_text() == f"# URL API\n\n{start}\n{options.markdown()}{end}\n\nmore prose\n"
+    assert CliRunner().invoke(main, ["options", "--markdown"]).output == options.markdown()
+    page.write_text("no markers")
+    result = CliRunner().invoke(main, ["options", "--update", str(page)])
+    assert result.exit_code == 2 and "options:start" in result.output and page.read_text() == "no markers"

@@ -55,18 +55,6 @@ def test_rows_list_every_setting_with_its_variable(tmp_path: Path) -> None:
     assert all(help for _, _, help in rows)
 
 
-
-def test_readme_documents_every_setting() -> None:
-    """Written for people, not generated: the README, or the user guide of the feature (docs/*.md other
-    than the generated docs/settings.md)."""
-    guides = [p for p in (REPO / "docs").glob("*.md") if p.name != "settings.md"]
-    readme = "\n".join(p.read_text() for p in [REPO / "README.md", *guides])
-    from dataclasses import fields
-
-    for f in fields(Settings):
-        assert f"IMGSERVE_{f.name.upper()}" in readme, f.name
-
-
 def test_docs_settings_page_is_current() -> None:
     """docs/settings.md is generated from the table: run `imgserve settings --markdown > docs/settings.md`."""
     from imgserve.settings import markdown
