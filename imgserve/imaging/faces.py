@@ -15,7 +15,8 @@ to be redacted must never be served with its faces intact.
 Detection runs on a copy whose long side is at most `size` pixels (the network is fully
 convolutional: its time follows the pixels of that copy), so its cost is bounded whatever the source
 is; making the copy halves in exact steps first (`ops.shrink_to`). A detector instance holds its
-input size, so each thread keeps its own.
+input size and buffers for it, so a render borrows one from a pool for the call: there are never more
+than renders detecting at once (admission bounds those), whatever the number of server threads.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import importlib.util
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -54,7 +57,7 @@ class Unavailable(Exception):
 _model: bytes | None = None
 _failure: str | None = None
 _lock = threading.Lock()
-_local = threading.local()
+_idle: list[cv2.FaceDetectorYN] = []  # detectors no render is using
 
 
 def model() -> bytes:
@@ -89,16 +92,19 @@ def _read_model() -> bytes:
     return data
 
 
-def _detector(width: int, height: int) -> cv2.FaceDetectorYN:
-    detector = getattr(_local, "detector", None)
+@contextmanager
+def _detector(width: int, height: int) -> Iterator[cv2.FaceDetectorYN]:
+    with _lock:
+        detector = _idle.pop() if _idle else None
     if detector is None:
         detector = cv2.FaceDetectorYN.create("onnx", np.frombuffer(model(), np.uint8), np.empty(0, np.uint8),
                                              (width, height), SCORE, NMS, TOP_K)
-        _local.detector, _local.size = detector, (width, height)
-    elif _local.size != (width, height):
-        detector.setInputSize((width, height))
-        _local.size = (width, height)
-    return detector
+    detector.setInputSize((width, height))
+    try:
+        yield detector
+    finally:
+        with _lock:
+            _idle.append(detector)
 
 
 def detect(image: np.ndarray, size: int = DETECT_SIZE) -> list[Box]:
@@ -111,7 +117,8 @@ def detect(image: np.ndarray, size: int = DETECT_SIZE) -> list[Box]:
     if min(small.shape[:2]) < 10:  # smaller than the smallest face YuNet finds
         return []
     scale = width / small.shape[1]
-    _, found = _detector(small.shape[1], small.shape[0]).detect(np.ascontiguousarray(small))
+    with _detector(small.shape[1], small.shape[0]) as detector:
+        _, found = detector.detect(np.ascontiguousarray(small))
     boxes = []
     for row in sorted(found if found is not None else [], key=lambda f: -f[14]):
         x0, y0 = max(0, int(row[0] * scale)), max(0, int(row[1] * scale))

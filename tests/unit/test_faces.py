@@ -86,7 +86,7 @@ def test_redaction_of_an_image_without_faces_is_the_image() -> None:
 def no_model(monkeypatch):
     monkeypatch.setattr(faces, "_model", None)
     monkeypatch.setattr(faces, "_failure", None)
-    monkeypatch.setattr(faces, "_local", __import__("threading").local())
+    monkeypatch.setattr(faces, "_idle", [])
     yield monkeypatch
 
 
@@ -106,3 +106,13 @@ def test_a_different_model_file_is_never_run(no_model, tmp_path) -> None:
     no_model.setattr(importlib.util, "find_spec", lambda name: spec)
     with pytest.raises(faces.Unavailable, match="SHA-256"):
         faces.redact(astronaut())
+
+
+def test_threads_share_a_pool_of_detectors_no_larger_than_their_concurrency() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    image = astronaut()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: faces.detect(image), range(24)))
+    assert all(r == results[0] and len(r) == 1 for r in results)
+    assert 1 <= len(faces._idle) <= 4

@@ -75,7 +75,7 @@ def test_gravity_face_without_the_model_is_smart(settings, monkeypatch) -> None:
     source, _ = faces_scene()
     smart = run(encode(source), settings, w=200, h=300, fit="cover", gravity="smart")
     monkeypatch.setattr(faces, "model", lambda: (_ for _ in ()).throw(faces.Unavailable("gone")))
-    monkeypatch.setattr(faces, "_local", __import__("threading").local())
+    monkeypatch.setattr(faces, "_idle", [])
     assert np.array_equal(run(encode(source), settings, w=200, h=300, fit="cover", gravity="face"), smart)
 
 
@@ -153,7 +153,7 @@ def test_no_output_of_a_redacted_image_keeps_the_face(settings, options) -> None
 
 def test_redaction_without_the_model_is_a_503_never_an_unredacted_image(settings, monkeypatch) -> None:
     monkeypatch.setattr(faces, "model", lambda: (_ for _ in ()).throw(faces.Unavailable("gone")))
-    monkeypatch.setattr(faces, "_local", __import__("threading").local())
+    monkeypatch.setattr(faces, "_idle", [])
     with pytest.raises(Problem) as caught:
         render(encode(astronaut()), Options(redact="faces"), settings)
     assert caught.value.status == 503 and "redact=faces" in caught.value.detail
