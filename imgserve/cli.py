@@ -191,10 +191,14 @@ def option_flags(command: Callable) -> Callable:
     settings = Settings()
     for option in reversed(OPTIONS.values()):
         schema = option.schema(settings)
-        command = click.option(f"--{OPTION_FLAGS.get(option.name, option.name)}", option.name,
+        command = click.option(f"--{_flag(option.name)}", option.name,
                                metavar=_metavar(schema), required=option.name == "format",
                                help=f"as ?{option.name}= in URLs: {option.help}")(command)
     return command
+
+
+def _flag(name: str) -> str:
+    return OPTION_FLAGS.get(name, name).replace("_", "-")  # as the settings' flags are spelt
 
 
 def _metavar(schema: dict[str, Any]) -> str:
@@ -214,7 +218,7 @@ def parse_options(given: dict[str, str | None], settings: Settings) -> Options:
     except Problem as problem:
         name = problem.extra.get("option", "")
         raise click.BadParameter(problem.detail.removeprefix(f"{name}: "),
-                                 param_hint=f"--{OPTION_FLAGS.get(name, name)}") from None
+                                 param_hint=f"--{_flag(name)}") from None
     if options.negotiated:
         names = ", ".join(f.name for f in formats.outputs())
         raise click.BadParameter(f"auto follows a browser's Accept header; name one of {names}", param_hint="--format")
@@ -246,6 +250,14 @@ def convert(src: Path, dst: Path, workers: int | None, scheduler: str | None, re
 
     settings = load_settings({"root": str(src), **{name: flags.pop(name) for name in LIMITS}})
     options = parse_options(flags, settings)
+    if options.overlay is not None:
+        from .sources.folder import Folder
+
+        try:
+            Folder(src).locate(options.overlay)
+        except Problem as problem:
+            raise click.BadParameter(f"{problem.detail} (an overlay is an original under SRC)",
+                                     param_hint="--overlay") from None
     src, dst = src.resolve(), dst.resolve()
     if src.is_relative_to(dst) or dst.is_relative_to(src):
         raise click.UsageError("SRC and DST must not overlap: outputs would become inputs of the next run")

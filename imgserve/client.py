@@ -76,9 +76,19 @@ class Client:
         """A remote image the server may read (IMGSERVE_REMOTE_ALLOW), processed."""
         return self._image(self._send("GET", "/fetch", {"url": url, **options}), as_array)
 
-    def info(self, id: str) -> dict[str, Any]:
-        """Facts about an original: width, height, channels, bit depth, format, bytes, modified, ..."""
-        return self._send("GET", "/info/" + quote(id, safe="/"), {}).json()
+    def info(self, id: str, *, placeholder: bool = False) -> dict[str, Any]:
+        """Facts about an original: width, height, channels, bit depth, format, bytes, modified, ...;
+        with `placeholder=True` also its placeholder (dominant colour, BlurHash, LQIP), which costs a decode."""
+        params = {"placeholder": "1"} if placeholder else {}
+        return self._send("GET", "/info/" + quote(id, safe="/"), params).json()
+
+    def srcset(self, id: str, *, widths: list[int] | None = None, sizes: str | None = None, alt: str | None = None,
+               **options: Any) -> dict[str, Any]:
+        """The responsive markup for an original (`["html"]`: a ready <picture>) and its parts:
+        `srcset("a.jpg", widths=[320, 640], sizes="50vw", fit="cover", w=640, h=480)`."""
+        params = {"widths": ",".join(map(str, widths)) if widths else None, "sizes": sizes, "alt": alt, **options}
+        response = self._send("GET", "/srcset/" + quote(id, safe="/"), params, headers={"Accept": "application/json"})
+        return response.json()
 
     def url(self, path: str, params: dict[str, Any]) -> str:
         """The full URL for `path` and `params`, signed when the client has a key."""

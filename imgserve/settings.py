@@ -177,6 +177,9 @@ class Settings:
                            "request ever queues inside waitress")
     shutdown_timeout: float = setting("http", 10.0, _number(0, 3600), "seconds `imgserve serve` waits for "
                                       "requests in progress after SIGTERM")
+    client_hints: bool = setting("http", False, _flag, "1: size images by the browser's client hints (Sec-CH-DPR, "
+                                 "Sec-CH-Width, Width) where the URL leaves room, announced with Accept-CH and "
+                                 "listed in Vary")
 
     root: Path = setting("sources", Path("images"), _path, "folder of originals (relative to the working directory)")
     manifest: Path | None = setting("sources", None, _optional_path, "optional CSV of `id,path` rows mapping ids "
@@ -212,6 +215,8 @@ class Settings:
     max_sharpen: float = setting("limits", 10.0, _number(0.1, 100), "largest `sharpen` amount")
 
     cache_bytes: int = setting("cache", 256 * MiB, _int(0), "in-memory result cache budget in bytes; 0 turns it off")
+    overlay_cache_bytes: int = setting("cache", 32 * MiB, _int(0), "decoded overlays (watermarks, logos) kept in "
+                                       "memory, in bytes; 0 decodes each overlay every time")
     cache_max_age: int = setting("cache", 86400, _int(0), "seconds clients and CDNs may reuse a result "
                                  "(Cache-Control)")
 

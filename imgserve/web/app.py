@@ -20,7 +20,7 @@ from werkzeug.routing import RequestRedirect
 from ..errors import PROBLEM_JSON, Problem
 from ..settings import Settings, unknown_variables
 from ..sources.upload import InMemoryRequest
-from . import images, info, logs, metrics, openapi, operations, page, placeholders
+from . import images, info, logs, metrics, openapi, operations, page, placeholders, srcset
 from .repeat_cache import RepeatCache
 from .service import EXTENSION, Service, service
 
@@ -33,6 +33,7 @@ ROUTES: list[tuple[str, Callable[..., Response], tuple[str, ...]]] = [
     ("/fetch", images.fetch, ("GET",)),
     ("/placeholder/<size>", placeholders.placeholder, ("GET",)),
     ("/info/<path:id>", info.info, ("GET",)),
+    ("/srcset/<path:id>", srcset.srcset, ("GET",)),
     ("/healthz", operations.healthz, ("GET",)),
     ("/readyz", operations.readyz, ("GET",)),
     ("/metrics", operations.metrics, ("GET",)),

@@ -47,6 +47,18 @@ PROBLEM = {
     },
 }
 ANY_JSON = {"type": "object"}
+PLACEHOLDER = {"type": "object", "required": ["dominant", "blurhash", "lqip"], "properties": {
+    "dominant": {"type": ["string", "null"], "description": "#rrggbb, the commonest colour"},
+    "blurhash": {"type": "string"},
+    "lqip": {"type": "string", "description": "a data: URI of a 16 px wide WebP"}}}
+CANDIDATES = {"type": "array", "items": {"type": "object", "required": ["url", "width"], "properties": {
+    "url": {"type": "string"}, "width": {"type": "integer"}}}}
+SRCSET = {"type": "object", "required": ["html", "width", "height", "sources", "img", "placeholder"], "properties": {
+    "html": {"type": "string"}, "width": {"type": "integer"}, "height": {"type": "integer"},
+    "sizes": {"type": "string"},
+    "sources": {"type": "array", "items": {"type": "object", "required": ["type", "srcset"], "properties": {
+        "type": {"type": "string"}, "srcset": CANDIDATES}}},
+    "img": {"type": "object"}, "placeholder": PLACEHOLDER}}
 
 
 def openapi() -> Response:
@@ -85,8 +97,11 @@ def document(settings: Settings) -> dict[str, Any]:
             ], [200, 400, 403], image=True,
             path_params=[_path_param("size", "`WxH`, each 1..MAX_DIMENSION", pattern="^[0-9]{1,9}x[0-9]{1,9}$")])},
         "/info/{id}": {"get": {
-            "summary": "Facts about an original, read from its header where possible",
-            "parameters": [_path_param("id", "as for /image/{id}")],
+            "summary": "Facts about an original, read from its header where possible, and its placeholders",
+            "parameters": [_path_param("id", "as for /image/{id}"),
+                           _query("placeholder", {"type": "integer", "enum": [0, 1], "description":
+                                                  "1: add the placeholder (dominant colour, BlurHash, LQIP), "
+                                                  "which costs a decode"})],
             "responses": {"200": _json("the facts", {"type": "object", "required": ["width", "height", "format"],
                                                      "properties": {
                                                          "width": {"type": "integer"},
@@ -94,8 +109,30 @@ def document(settings: Settings) -> dict[str, Any]:
                                                          "channels": {"type": "integer"},
                                                          "format": {"type": "string"},
                                                          "bytes": {"type": "integer"},
+                                                         "placeholder": {"oneOf": [PLACEHOLDER, {"type": "null"}]},
                                                      }}),
-                          **_problems([403, 404, 413, 415])},
+                          **_problems([400, 403, 404, 413, 415, 503])},
+        }},
+        "/srcset/{id}": {"get": {
+            "summary": "A ready <picture> element for an original: AVIF/WebP <source>s and a fallback <img>, each "
+                       "with a srcset of /image URLs (signed when signing is on), intrinsic width and height, and a "
+                       "placeholder; JSON with Accept: application/json"
+                       + (" (not on this server: it only serves presets)" if settings.presets_only else ""),
+            "parameters": [_path_param("id", "as for /image/{id}"),
+                           _query("widths", {"type": "string", "pattern": "^[0-9]{1,9}(?:,[0-9]{1,9}){0,15}$",
+                                             "description": "comma-separated candidate widths in pixels (at most "
+                                                            "16); default: a ladder up to the image's width"}),
+                           _query("sizes", {"type": "string", "maxLength": 500, "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+                                            "description": "the sizes attribute, e.g. `(max-width: 600px) 100vw, "
+                                                           "600px`; default 100vw"}),
+                           _query("alt", {"type": "string", "maxLength": 500, "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+                                          "description": "the image's alt text; default empty"}),
+                           *[p for p in params if p["name"] not in ("format", "dpr", "scale")]],
+            "responses": {"200": {"description": "the markup", "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "application/json": {"schema": SRCSET}}},
+                "304": {"description": "not modified"},
+                **_problems([400, 403, 404, 413, 415, 422, 503])},
         }},
         "/healthz": {"get": {"summary": "Alive: the process answers requests", "responses": {
             "200": _json("alive", {"type": "object", "required": ["status"],

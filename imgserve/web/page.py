@@ -60,6 +60,7 @@ def _index(svc: Any) -> Response:
         svc.folder.locate(image)  # 404 for an original that does not exist or may not be served
         html = render_template("page.html", image=image, crumbs=_crumbs(image.rpartition("/")[0]),
                                base=_image_path(image), signing=bool(svc.settings.signing_keys),
+                               srcset_base="/srcset/" + quote(image, safe="/"),
                                fields=_fields(svc.settings), start_width=min(START_WIDTH, svc.settings.max_dimension))
         return _page(html)
     dir = request.args.get("dir", "").strip("/")
@@ -86,8 +87,9 @@ def sign() -> Response:
         raise Problem(404, "signing is off on this server: URLs need no signature")
     url = request.args.get("url", "")
     parts = urlsplit(url)
-    if not parts.path.startswith("/image/") or parts.scheme or parts.netloc:
-        raise bad_option("url", "expected a path like /image/<id>?<options>; only image URLs are signed here")
+    if not parts.path.startswith(("/image/", "/srcset/")) or parts.scheme or parts.netloc:
+        raise bad_option("url", "expected a path like /image/<id>?<options> or /srcset/<id>?<options>; only those "
+                                "are signed here")
     response = jsonify(url=signing.sign_url(url, svc.settings.signing_keys[0]))
     response.headers["Cache-Control"] = "no-store"
     return response

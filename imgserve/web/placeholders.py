@@ -34,7 +34,7 @@ def placeholder(size: str) -> Response:
     options = request_options(own=PARAMS)
     drawing = parse(size, request.args, svc.settings.max_dimension)
     tag = etag(drawing.identity, options.canonical(), __version__)
-    headers = caching_headers(tag, None, svc.settings.cache_max_age, vary=options.negotiated)
+    headers = caching_headers(tag, None, svc.settings.cache_max_age, vary=("Accept",) if options.negotiated else ())
     if fresh(request.environ, tag):
         return not_modified(headers)
     return image_response(produce(tag, drawing.draw, options), headers)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
+import numpy as np
 from flask import current_app
 
+from ..errors import Problem
 from ..imaging.pipeline import Rendered
 from ..options import preset_problem
 from ..settings import PREFIX, Settings, SettingsError
@@ -33,12 +35,20 @@ class Service:
                              max_downloads=settings.remote_max_downloads)
         self.uploads = Uploads(settings.max_body_bytes)
         self.cache: ResultCache[Rendered] = ResultCache(settings.cache_bytes, lambda r: len(r.body))
+        self.overlays: ResultCache[np.ndarray] = ResultCache(settings.overlay_cache_bytes, lambda a: a.nbytes)
         self.admission = Admission(settings.max_in_flight, settings.max_queue, settings.queue_wait,
                                    settings.max_memory)
         self.metrics = metrics.Metrics(self)
         problem = preset_problem(settings)
         if problem:
             raise SettingsError(f"{PREFIX}{problem[0].upper()}: {problem[1]}")
+        for name, query in settings.presets.items():
+            overlay = dict(parse_qsl(query, keep_blank_values=True)).get("overlay")
+            try:
+                if overlay is not None:  # a watermark every URL gets must exist
+                    self.folder.locate(overlay)
+            except Problem as missing:
+                raise SettingsError(f"{PREFIX}PRESETS: preset {name!r}: overlay: {missing.detail}") from None
 
     def account(self, environ: dict, endpoint: str, status: int, sent: int, seconds: float, **fields: Any) -> None:
         """One access line and the request metrics, for the Flask app and the repeat cache alike."""

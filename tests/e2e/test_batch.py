@@ -407,3 +407,20 @@ def test_a_fifo_named_like_an_image_fails_instead_of_blocking_the_run(tmp_path: 
     assert run.returncode == 1
     assert "failed: pipe.bmp: 404" in run.stderr
     assert (tmp_path / "dst" / "good.png").is_file() and not (tmp_path / "dst" / "pipe.png").exists()
+
+
+def test_convert_takes_the_new_options_and_composes_the_overlay_under_src(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "marks").mkdir(parents=True)
+    (src / "a.png").write_bytes(encode(np.full((100, 200, 3), 200, np.uint8)))
+    mark = np.zeros((10, 20, 4), np.uint8)
+    mark[:, :, 2:] = 255
+    (src / "marks" / "logo.png").write_bytes(encode(mark))
+    result = CliRunner().invoke(main, ["convert", str(src), str(dst), "--format", "png", "--width", "100",
+                                       "--overlay", "marks/logo.png", "--overlay-gravity", "nw", "--quiet"])
+    assert result.exit_code == 0, result.output
+    image = decode((dst / "a.png").read_bytes())
+    assert image.shape == (50, 100, 3) and (image[:10, :20] == (0, 0, 255)).all() and (image[20:, 30:] == 200).all()
+    missing = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "o2"), "--format", "png",
+                                        "--overlay", "nothing.png"])
+    assert missing.exit_code == 2 and "--overlay" in missing.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -121,6 +122,17 @@ def test_gallery_thumbnails_load_and_the_builder_makes_a_url_that_works(site: st
     page.click("#copy")
     page.wait_for_function("() => document.getElementById('facts').dataset.copied === '1'")
     assert page.evaluate("navigator.clipboard.readText()") == result["url"]
+
+    # the responsive markup for the same options, copyable; each URL in it serves an image of its width
+    page.wait_for_function("() => document.getElementById('markup').value.includes('w=60&amp;h=40')")
+    markup = page.input_value("#markup")
+    assert markup.startswith("<picture>") and 'type="image/webp"' in markup and 'width="60" height="40"' in markup
+    page.click("#copy-markup")
+    page.wait_for_function("() => document.getElementById('markup-facts').dataset.copied === '1'")
+    assert page.evaluate("navigator.clipboard.readText()") == markup
+    for url, width in re.findall(r"(/image/[^ \"]+) ([0-9]+)w", markup.replace("&amp;", "&")):
+        status, _, body = request(site + url)
+        assert status == 200 and decode(body).shape[1] == int(width)
 
     page.fill("input[name=w]", "99999")                      # an error is shown, not a broken image
     page.wait_for_function("() => document.getElementById('facts').classList.contains('error')")

@@ -137,3 +137,17 @@ def test_signed_urls(originals: Path, tmp_path: Path) -> None:
         assert raised.value.status == 403 and raised.value.problem["signed"] == "/image/quad.png?w=8"
     finally:
         stop(process)
+
+
+def test_srcset_and_new_options_through_the_client(client: Client) -> None:
+    markup = client.srcset("sub/photo.jpg", widths=[100, 200], sizes="50vw", alt="a photo", gravity=(0.25, 0.5),
+                           w=200, h=100, fit="cover")
+    assert markup["html"].startswith("<picture>") and 'alt="a photo"' in markup["html"]
+    assert [c["width"] for c in markup["img"]["srcset"]] == [100, 200]
+    assert "gravity=0.25%2C0.5" in markup["img"]["srcset"][0]["url"] or "gravity=0.25,0.5" in markup["img"]["src"]
+    image = client.get("sub/photo.jpg", as_array=True, w=100, h=100, fit="cover", gravity=(0.0, 0.5), dpr=1.5,
+                       overlay="quad.png", overlay_scale=0.5, format="png")
+    assert image.shape == (150, 150, 3)
+    assert close(color_at(image, 0.95, 0.95), WHITE, 30) and close(color_at(image, 0.95, 0.7), GREEN, 30)  # at se
+    dominant = client.info("quad.png", placeholder=True)["placeholder"]["dominant"]
+    assert dominant in ("#ff0000", "#00ff00", "#0000ff", "#ffffff")

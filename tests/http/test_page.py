@@ -247,3 +247,22 @@ def test_the_builder_can_be_driven_from_the_keyboard(client) -> None:
     assert tags.find("button", type="submit")                     # Enter in a field renders
     assert tags.find("div", id="frame")[0]["tabindex"] == "0"     # a large result scrolls by keyboard
     assert tags.find("span", id="copied")[0]["role"] == "status"  # copying is announced
+
+
+def test_the_builder_shows_responsive_markup_and_gravity_suggests_its_names(client) -> None:
+    tags = page(client, "/?image=photo.jpg")
+    markup = tags.find("textarea", id="markup")[0]
+    assert markup["data-base"] == "/srcset/photo.jpg" and tags.find("button", id="copy-markup")
+    assert client.get(markup["data-base"] + "?w=100", headers={"Accept": "application/json"}).json["width"] == 100
+    gravity = tags.find("input", name="gravity")[0]
+    names = [a["value"] for a in tags.find("option") if "value" in a]
+    assert gravity["list"] == "choices-gravity" and {"smart", "face", "center"} <= set(names)
+    assert re.fullmatch(gravity["pattern"], "0.25,0.75") and not re.fullmatch(gravity["pattern"], "2,0")
+
+
+def test_the_signing_helper_signs_srcset_urls_too(root) -> None:
+    client = create_app({"root": str(root), "signing_keys": KEY, "ui": "1"}).test_client()
+    signed = client.get("/ui/sign?url=/srcset/quad.png%3Fw%3D40")
+    assert signed.status_code == 200
+    assert client.get(signed.json["url"]).status_code == 200
+    assert client.get("/srcset/quad.png?w=40").status_code == 403

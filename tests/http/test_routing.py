@@ -11,6 +11,7 @@ from tests.support.http import problem
 
 EVIL = "evil.example"
 ROUTES = ("this server answers GET /image/<id>, POST /process, GET /fetch, GET /placeholder/<W>x<H>, GET /info/<id>, "
+          "GET /srcset/<id>, "
           "GET /healthz, GET /readyz, GET /metrics, GET /openapi.json, GET /, GET /ui/sign and /static/ for the page's "
           "files")
 ID_RULES = "an id is a path under the image root, without a leading slash or empty segments, like photos/rotated.jpg"

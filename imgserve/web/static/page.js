@@ -1,7 +1,8 @@
 // The page's script. In the gallery, a thumbnail the server refuses is replaced by the reason it gives.
 // In the builder, the form's fields become a query string on /image/<id>; the result is fetched, shown
-// with its size in bytes, and its URL can be copied. Under signing (an operator tool), each URL is first
-// signed by the server's /ui/sign.
+// with its size in bytes, and its URL can be copied. The responsive markup for the same options comes
+// from /srcset/<id> (which picks format, dpr and scale itself). Under signing (an operator tool), each
+// URL is first signed by the server's /ui/sign.
 "use strict";
 (() => {
   async function problem(response) {
@@ -50,10 +51,14 @@
   let objectUrl = null;
   let timer = null;
 
-  function built() {
+  const markup = document.getElementById("markup");
+  const markupFacts = document.getElementById("markup-facts");
+  const CHOSEN_BY_SRCSET = ["format", "dpr", "scale"];
+
+  function built(base = form.dataset.base, skip = []) {
     const pairs = [];
     for (const field of form.elements) {
-      if (!field.name) continue;
+      if (!field.name || skip.includes(field.name)) continue;
       if (field.type === "checkbox") {
         if (field.checked) pairs.push([field.name, field.value]);
       } else if (field.value.trim() !== "") {
@@ -61,7 +66,7 @@
       }
     }
     const query = pairs.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join("&");
-    return form.dataset.base + (query ? "?" + query : "");
+    return base + (query ? "?" + query : "");
   }
 
   // Commas need no escape in a query, and the server (and its signature check) reads them either way:
@@ -78,6 +83,25 @@
     return (await response.json()).url;
   }
 
+  async function updateMarkup(mine) {
+    try {
+      const url = await signed(built(markup.dataset.base, CHOSEN_BY_SRCSET));
+      const response = await fetch(url, {headers: {Accept: "application/json"}});
+      if (!response.ok) throw await problem(response);
+      const body = await response.json();
+      if (mine !== latest) return;
+      markup.value = body.html;
+      markupFacts.className = "";
+      markupFacts.textContent = `${body.width} × ${body.height} · ${body.sources.length + 1} formats · ` +
+        `${body.img.srcset.length} widths · BlurHash ${body.placeholder ? body.placeholder.blurhash : "none"}`;
+    } catch (error) {
+      if (mine !== latest) return;
+      markup.value = "";
+      markupFacts.className = "error";
+      markupFacts.textContent = error.message;
+    }
+  }
+
   function clearResult() {
     if (objectUrl) URL.revokeObjectURL(objectUrl);
     objectUrl = null;
@@ -89,6 +113,7 @@
 
   async function update() {
     const mine = ++latest;
+    updateMarkup(mine);
     try {
       const url = readable(await signed(built()));
       if (mine !== latest) return;
@@ -135,6 +160,15 @@
     facts.dataset.copied = "1";
     copied.textContent = "Copied";
     setTimeout(() => { copied.textContent = ""; }, 2000);
+  });
+  document.getElementById("copy-markup").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(markup.value);
+    } catch {
+      markup.select();
+      document.execCommand("copy");
+    }
+    markupFacts.dataset.copied = "1";
   });
   update();
 })();
