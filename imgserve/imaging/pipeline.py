@@ -1,10 +1,15 @@
 """The visible order of work for one image: probe, plan, decode, the steps, encode.
 
 `STEPS` is the list of pixel steps, run in its order by a short loop that checks the render's
-deadline after each one: crop -> rotate -> flip -> resize -> pad -> grayscale -> blur -> sharpen ->
-pixelate, then alpha and depth for the output format. Filters come after the resize so that their
-strength is in output pixels and their cost is paid on the small image. A new step is one function
-in ops.py (pure ndarray -> ndarray) and one entry here.
+deadline after each one: crop -> rotate -> flip -> resize -> colour -> pad -> grayscale -> blur ->
+sharpen -> pixelate, then alpha and depth for the output format. Filters come after the resize so
+that their strength is in output pixels and their cost is paid on the small image. So does the
+conversion from an embedded profile to sRGB, but before padding and flattening (`bg` is an sRGB
+colour) and grayscale; when the resize enlarges, it runs before it instead, on the smaller image.
+A new step is one function in ops.py (pure ndarray -> ndarray) and one entry here.
+
+An animated source whose output format can hold animation runs the steps on every frame, decoded
+one at a time (imaging/animation.py), and keeps its timing and loop count.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import formats
-from ..errors import Problem
-from . import decode, encode, geometry, ops
+from ..errors import Problem, bad_option
+from . import animation, colour, decode, encode, geometry, icc, ops
 from .probe import Header, probe
 
 if TYPE_CHECKING:
@@ -41,10 +46,13 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Job:
-    """What every step of one render may read: the options, the plan made from the header, the header."""
+    """What every step of one render may read: the options, the plan made from the header, the header,
+    and the profile to convert from (None: nothing to convert), before the resize or after it."""
     options: Any
     plan: geometry.Plan
     header: Header
+    convert: icc.Profile | None = None
+    colour_first: bool = False
 
 
 Step = Callable[[np.ndarray, Job], np.ndarray]
@@ -60,11 +68,19 @@ def _on_decoded(box: geometry.Box | None, image: np.ndarray, full: tuple[int, in
     return x, y, max(1, min(round(box[2] * sx), width - x)), max(1, min(round(box[3] * sy), height - y))
 
 
+def _colour(first: bool) -> Step:
+    """The colour step, placed where the image is smaller: after the resize, or before an enlarging one."""
+    return lambda image, job: (colour.to_srgb(image, job.convert, job.header.format)
+                               if job.convert is not None and job.colour_first == first else image)
+
+
 STEPS: tuple[tuple[str, Step], ...] = (
     ("crop", lambda image, job: ops.crop(image, _on_decoded(job.plan.crop, image, job.header.display_size))),
     ("rotate", lambda image, job: ops.rotate(image, job.options.rotate)),
     ("flip", lambda image, job: ops.flip(image, job.options.flip)),
+    ("colour before enlarging", _colour(True)),
     ("resize", lambda image, job: ops.resize(image, job.plan.resize)),
+    ("colour", _colour(False)),
     ("pad", lambda image, job: ops.window(image, job.plan.pad, job.options.bg)),
     ("grayscale", lambda image, job: ops.grayscale(image, job.options.grayscale)),
     ("blur", lambda image, job: ops.blur(image, job.options.blur)),
@@ -83,27 +99,116 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
     started = time.perf_counter()
     if isinstance(data, np.ndarray):
         header = Header("png", data.shape[1], data.shape[0], ops.channels(data), data.dtype.itemsize * 8)
+        profile, timeline = None, animation.STILL
     else:
         header = probe(data)
         decode.check_pixels(header, settings.max_pixels)
+        profile, timeline = icc.profile(data, header.format), animation.timeline(data, header.format)
+    format = output_format(header.format, options)
+    first, count = _frames(timeline, options, format)
+    _check_frames(header, first + count, settings.max_animation_pixels)
     plan = geometry.plan(*header.display_size, options, settings.max_dimension,
-                         shrinkable=header.format == "jpeg")
+                         shrinkable=header.format == "jpeg" and timeline.frames == 1)
+    convert, embed = _colour_plan(profile, header, options, format)
+    job = Job(options, plan, header, convert, _pixels_before_resize(header, plan) < plan.resize[0] * plan.resize[1])
     held = data.nbytes if isinstance(data, np.ndarray) else len(data)
     with reserve(held + decode.working_bytes(header, plan.shrink, plan.size)):
-        image = data if isinstance(data, np.ndarray) else decode.decode(data, header, shrink=plan.shrink)
-        decoded = time.perf_counter()
-        _check(deadline, "decoding")
-        job = Job(options, plan, header)
-        for name, step in STEPS:
-            image = step(image, job)
-            _check(deadline, name)
-        format = options.format or formats.default_output(header.format)
-        image = encode.prepare(image, format, options.bg)
+        if count > 1:
+            images = [_steps(image, job, deadline) for image in animation.frames(data, header.format, first, count)]
+            decoded = time.perf_counter()  # decoding and steps interleave, frame by frame: all counted as decode
+        elif timeline.frames > 1:
+            image = next(animation.frames(data, header.format, first, 1))
+            decoded = time.perf_counter()
+            images = [_steps(image, job, deadline)]
+        else:
+            image = data if isinstance(data, np.ndarray) else _decode(data, header, plan, profile)
+            decoded = time.perf_counter()
+            _check(deadline, "decoding")
+            images = [_steps(image, job, deadline)]
+        images = [encode.prepare(image, format, options.bg) for image in images]
+        if embed is not None and not _embeddable(embed, images[0], format):  # gray profile, colour padding
+            images, embed = [colour.to_srgb(image, embed, header.format) for image in images], None
         processed = time.perf_counter()
-        body = encode.encode(image, format, options)
+        if len(images) > 1:
+            durations = list(timeline.durations[first:first + len(images)]) or [100] * len(images)
+            body = encode.encode_animation(images, durations, timeline.loops, format, options)
+        else:
+            body = encode.encode(images[0], format, options, embed.icc if embed else None)
     seconds = {"decode": decoded - started, "process": processed - decoded,
                "encode": time.perf_counter() - processed}
-    return Rendered(body, format, image.shape[1], image.shape[0], seconds)
+    return Rendered(body, format, images[0].shape[1], images[0].shape[0], seconds)
+
+
+def output_format(source: str, options: Any) -> str:
+    """The format asked for, else the source's default; lossless=1 makes a lossy default PNG (a named
+    lossy format with lossless=1 was refused while parsing)."""
+    format = options.format or formats.default_output(source)
+    if options.lossless and formats.FORMATS[format].lossless == "never":
+        return formats.DEFAULT_OUTPUT
+    return format
+
+
+def _frames(timeline: animation.Timeline, options: Any, format: str) -> tuple[int, int]:
+    """(first, count) of the frames to render: every one where the output keeps the animation, else one."""
+    if options.frame is not None:
+        if options.frame >= timeline.frames:
+            raise bad_option("frame", f"the source has {timeline.frames} frame{'s' * (timeline.frames > 1)}, "
+                                      f"numbered from 0; got {options.frame}")
+        return options.frame, 1
+    return 0, timeline.frames if formats.FORMATS[format].animates else 1
+
+
+def _check_frames(header: Header, frames: int, budget: int) -> None:
+    """Every frame up to the last one rendered is decoded (later frames are drawn over earlier ones)."""
+    if frames > 1 and frames * header.pixels > budget:
+        raise Problem(422, f"the animation has {frames} frames of {header.width}x{header.height} = "
+                           f"{frames * header.pixels} pixels to decode; this server decodes at most {budget} "
+                           "(take one with frame=<n>, or ask for a still format such as jpeg)")
+
+
+def _steps(image: np.ndarray, job: Job, deadline: float | None) -> np.ndarray:
+    for name, step in STEPS:
+        image = step(image, job)
+        _check(deadline, name)
+    return image
+
+
+def _decode(data: bytes, header: Header, plan: geometry.Plan, profile: icc.Profile | None) -> np.ndarray:
+    """A still image; CMYK with a CMYK profile through LittleCMS (OpenCV would ignore the profile)."""
+    if profile is not None and profile.space == "CMYK" and header.format in ("jpeg", "tiff"):
+        try:
+            image = colour.decode_cmyk(data, profile, plan.shrink)
+        except (OSError, ValueError, SyntaxError) as error:
+            raise Problem(415, f"the {header.format.upper()} CMYK data could not be decoded: {error}") from None
+        if image is not None:
+            return ops.orient(image, header.orientation) if header.format == "jpeg" else image
+    return decode.decode(data, header, shrink=plan.shrink)
+
+
+def _colour_plan(profile: icc.Profile | None, header: Header, options: Any,
+                 format: str) -> tuple[icc.Profile | None, icc.Profile | None]:
+    """(profile to convert from in the colour step, profile to embed in the output). A profile is
+    embedded when icc=keep asks for it, or when the samples are deeper than 8 bits and stay so (LittleCMS
+    through Pillow converts 8 bits only); else it is converted. CMYK is converted while decoding."""
+    if profile is None or profile.space not in ("RGB", "GRAY"):
+        return None, None
+    spec = formats.FORMATS[format]
+    deep = header.bit_depth > 8 and spec.depths != (np.uint8,)
+    carried = spec.icc and not (options.grayscale and profile.space == "RGB")
+    if carried and (options.icc == "keep" or (deep and not colour.is_srgb(profile))):
+        return None, profile
+    return profile, None
+
+
+def _embeddable(profile: icc.Profile, image: np.ndarray, format: str) -> bool:
+    if profile.space == "GRAY":
+        return image.ndim == 2 and format in ("jpeg", "png", "tiff")
+    return image.ndim == 3
+
+
+def _pixels_before_resize(header: Header, plan: geometry.Plan) -> float:
+    width, height = plan.crop[2:] if plan.crop else header.display_size
+    return width * height / plan.shrink ** 2
 
 
 def _check(deadline: float | None, stage: str) -> None:
