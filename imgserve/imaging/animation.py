@@ -31,7 +31,7 @@ from . import isobmff
 
 log = logging.getLogger(__name__)
 Image.MAX_IMAGE_PIXELS = None  # the pixel limit and the frames budget are checked before Pillow runs
-MAX_FRAMES = 100_000
+MAX_FRAMES = isobmff.MAX_FRAMES
 _PILLOW = {"gif": "GIF", "webp": "WEBP", "png": "PNG", "avif": "AVIF"}
 
 
@@ -62,29 +62,34 @@ def timeline(data: bytes, format: str) -> Timeline:
 
 
 def _gif(data) -> Timeline:
+    """Image descriptors counted, with the delay of the graphic control block before each. A file cut
+    short counts the frames it starts: browsers show what arrived, and so does `frames`."""
     width_flags = data[10]
     at = 13 + (3 << ((width_flags & 7) + 1) if width_flags & 0x80 else 0)
     durations, delay, loops = [], 0, 1
-    while at < len(data) and len(durations) < MAX_FRAMES:
-        block = data[at]
-        if block == 0x3B:  # trailer
-            break
-        if block == 0x21:  # extension: label, then sub-blocks
-            label, at = data[at + 1], at + 2
-            if label == 0xF9 and data[at] >= 4:  # graphic control: the next frame's delay, in 1/100 s
-                delay = struct.unpack_from("<H", data, at + 2)[0] * 10
-            elif label == 0xFF and bytes(data[at + 1:at + 12]) == b"NETSCAPE2.0" and data[at + 12] >= 3:
-                repeats = struct.unpack_from("<H", data, at + 14)[0]
-                loops = 0 if repeats == 0 else repeats + 1
-            at = _skip_sub_blocks(data, at)
-        elif block == 0x2C:  # image descriptor, local colour table, LZW code size, image data
-            durations.append(delay)
-            delay, flags = 0, data[at + 9]
-            at += 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1
-            at = _skip_sub_blocks(data, at)
-        else:
-            raise ValueError(f"unknown GIF block {block:#x}")
-    return Timeline(max(len(durations), 1), tuple(durations), loops)
+    try:
+        while at < len(data) and len(durations) < MAX_FRAMES:
+            block = data[at]
+            if block == 0x3B:  # trailer
+                break
+            if block == 0x21:  # extension: label, then sub-blocks
+                label, at = data[at + 1], at + 2
+                if label == 0xF9 and data[at] >= 4:  # graphic control: the next frame's delay, in 1/100 s
+                    delay = struct.unpack_from("<H", data, at + 2)[0] * 10
+                elif label == 0xFF and bytes(data[at + 1:at + 12]) == b"NETSCAPE2.0" and data[at + 12] >= 3:
+                    repeats = struct.unpack_from("<H", data, at + 14)[0]
+                    loops = 0 if repeats == 0 else repeats + 1
+                at = _skip_sub_blocks(data, at)
+            elif block == 0x2C:  # image descriptor, local colour table, LZW code size, image data
+                durations.append(delay)
+                delay, flags = 0, data[at + 9]
+                at += 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1
+                at = _skip_sub_blocks(data, at)
+            else:
+                break  # not a GIF block: what came before is all there is
+    except (IndexError, struct.error):
+        pass
+    return Timeline(len(durations), tuple(durations), loops) if len(durations) > 1 else STILL
 
 
 def _skip_sub_blocks(data, at: int) -> int:
@@ -104,7 +109,7 @@ def _webp(data) -> Timeline:
         elif kind == b"ANMF":
             durations.append(int.from_bytes(data[at + 20:at + 23], "little"))
         at += 8 + length + (length & 1)
-    return Timeline(max(len(durations), 1), tuple(durations), loops)
+    return Timeline(len(durations), tuple(durations), loops) if len(durations) > 1 else STILL
 
 
 def _png(data) -> Timeline:
@@ -125,10 +130,8 @@ def _png(data) -> Timeline:
 
 
 def _avif(data) -> Timeline:
-    facts = isobmff.facts(bytes(data))
-    if facts.frames <= 1:
-        return STILL
-    return Timeline(min(facts.frames, MAX_FRAMES), (round(facts.duration_ms / facts.frames),) * facts.frames, 0)
+    durations = isobmff.facts(bytes(data)).durations
+    return Timeline(len(durations), durations, 0) if len(durations) > 1 else STILL
 
 
 _READERS = {"gif": _gif, "webp": _webp, "png": _png, "avif": _avif}

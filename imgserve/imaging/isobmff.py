@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 MAX_BOXES = 10_000  # per level: a real file has a few dozen
+MAX_FRAMES = 100_000
 
 
 def boxes(data, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
@@ -56,9 +57,7 @@ class Facts:
     channels: int        # 1 monochrome, 3 colour, 4 colour with an alpha plane
     orientation: int     # irot and imir as an EXIF orientation (1..8)
     colr: tuple[tuple[bytes, bytes], ...]  # (colour type, payload): `prof`/`rICC` hold ICC, `nclx` CICP
-    frames: int = 1      # an image sequence's samples
-    duration_ms: int = 0
-    loops: int = 0       # plays; 0: forever (AVIF has no loop count OpenCV keeps)
+    durations: tuple[int, ...] = ()  # ms per frame of an image sequence; () for a still image
 
 
 # irot (anticlockwise quarter turns) then imir (axis 0: left-right, 1: top-bottom) -> EXIF orientation
@@ -89,12 +88,12 @@ def facts(data: bytes) -> Facts:
         auxiliary = bytes(view[meta[0]:meta[1]])  # an alpha plane is an auxiliary item of this type
         if b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha" in auxiliary or b"urn:mpeg:hevc:2015:auxid:1" in auxiliary:
             channels = 4 if channels == 3 else 2
-    frames, duration, track_size = _sequence(view, top)
+    durations, track_size = _sequence(view, top)
     if not width and track_size:
         width, height = track_size
     if depth not in (8, 10, 12, 16):
         raise ValueError(f"{depth}-bit samples")
-    return Facts(width, height, depth, channels, _ORIENTATION[turns, mirror], tuple(colr), frames, duration)
+    return Facts(width, height, depth, channels, _ORIENTATION[turns, mirror], tuple(colr), durations)
 
 
 def _primary_properties(data, start: int, end: int) -> list[tuple[bytes, memoryview]]:
@@ -133,12 +132,11 @@ def _associations(data, start: int, end: int) -> dict[int, list[int]]:
     return found
 
 
-def _sequence(data, top: list[tuple[bytes, int, int]]) -> tuple[int, int, tuple[int, int] | None]:
-    """(frames, duration in ms, track size) of the first picture track of an image sequence; (1, 0, None)
-    for a still image."""
+def _sequence(data, top: list[tuple[bytes, int, int]]) -> tuple[tuple[int, ...], tuple[int, int] | None]:
+    """(ms per frame, track size) of the first picture track of an image sequence; ((), None) for a still."""
     moov = next(((s, e) for k, s, e in top if k == b"moov"), None)
     if moov is None:
-        return 1, 0, None
+        return (), None
     for kind, s, e in boxes(data, *moov):
         if kind != b"trak":
             continue
@@ -151,17 +149,14 @@ def _sequence(data, top: list[tuple[bytes, int, int]]) -> tuple[int, int, tuple[
             at = header[0] + (88 if data[header[0]] == 1 else 76)  # after version, flags, times and matrix
             size = (struct.unpack_from(">I", data, at)[0] >> 16, struct.unpack_from(">I", data, at + 4)[0] >> 16)
         media = _path(data, s, e, b"mdia", b"mdhd")
-        table = _path(data, s, e, b"mdia", b"minf", b"stbl")
-        if media is None or table is None:
-            raise ValueError("a picture track without its media header or sample table")
-        version = data[media[0]]
-        scale = struct.unpack_from(">I", data, media[0] + (20 if version == 1 else 12))[0]
-        times = _child(data, *table, b"stts")
-        frames = ticks = 0
-        if times is not None:
-            count = struct.unpack_from(">I", data, times[0] + 4)[0]
-            for i in range(min(count, (times[1] - times[0] - 8) // 8)):
-                samples, delta = struct.unpack_from(">II", data, times[0] + 8 + 8 * i)
-                frames, ticks = frames + samples, ticks + samples * delta
-        return max(frames, 1), round(ticks * 1000 / scale) if scale else 0, size
-    return 1, 0, None
+        times = _path(data, s, e, b"mdia", b"minf", b"stbl", b"stts")
+        if media is None or times is None:
+            raise ValueError("a picture track without its media header or sample times")
+        scale = struct.unpack_from(">I", data, media[0] + (20 if data[media[0]] == 1 else 12))[0] or 1000
+        durations: list[int] = []
+        count = struct.unpack_from(">I", data, times[0] + 4)[0]
+        for i in range(min(count, (times[1] - times[0] - 8) // 8)):
+            samples, delta = struct.unpack_from(">II", data, times[0] + 8 + 8 * i)
+            durations += [round(delta * 1000 / scale)] * min(samples, MAX_FRAMES - len(durations))
+        return tuple(durations), size
+    return (), None
