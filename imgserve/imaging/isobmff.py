@@ -60,9 +60,10 @@ class Facts:
     durations: tuple[int, ...] = ()  # ms per frame of an image sequence; () for a still image
 
 
-# irot (anticlockwise quarter turns) then imir (axis 0: left-right, 1: top-bottom) -> EXIF orientation
-_ORIENTATION = {(0, None): 1, (0, 0): 2, (0, 1): 4, (1, None): 8, (1, 0): 7, (1, 1): 5,
-                (2, None): 3, (2, 0): 4, (2, 1): 2, (3, None): 6, (3, 0): 5, (3, 1): 7}
+# irot (anticlockwise quarter turns), then imir (axis 0: top and bottom exchanged, 1: left and right;
+# ISO/IEC 23008-12:2022 6.5.12, where EXIF 4 is axis 0 and EXIF 2 axis 1) -> the EXIF orientation
+_ORIENTATION = {(0, None): 1, (0, 1): 2, (0, 0): 4, (1, None): 8, (1, 1): 7, (1, 0): 5,
+                (2, None): 3, (2, 1): 4, (2, 0): 2, (3, None): 6, (3, 1): 5, (3, 0): 7}
 
 
 def facts(data: bytes) -> Facts:
