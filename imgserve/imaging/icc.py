@@ -66,7 +66,7 @@ def embedded(data: bytes, format: str) -> bytes | None:
     return icc if icc and len(icc) <= MAX_ICC else None
 
 
-def _jpeg_segments(data) -> Iterator[tuple[int, memoryview]]:
+def jpeg_segments(data) -> Iterator[tuple[int, memoryview]]:
     """(marker, payload) of every segment before the first scan."""
     at = 2
     while at + 4 <= len(data):
@@ -91,7 +91,7 @@ def _jpeg_segments(data) -> Iterator[tuple[int, memoryview]]:
 def _jpeg(data) -> bytes | None:
     chunks: dict[int, bytes] = {}
     total = 0
-    for marker, payload in _jpeg_segments(data):
+    for marker, payload in jpeg_segments(data):
         if marker == 0xE2 and bytes(payload[:12]) == b"ICC_PROFILE\0" and len(payload) > 14:
             total = payload[13]
             chunks.setdefault(payload[12], bytes(payload[14:]))
@@ -103,7 +103,7 @@ def _jpeg(data) -> bytes | None:
 def jpeg_components(data: bytes) -> int:
     """Colour components of a JPEG's frame (4: CMYK or YCCK); 0 when it cannot be read."""
     try:
-        for marker, payload in _jpeg_segments(memoryview(data)):
+        for marker, payload in jpeg_segments(memoryview(data)):
             if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
                 return payload[5]
     except _DAMAGED:
@@ -207,7 +207,7 @@ def adobe_transform(data: bytes) -> int | None:
     """The transform byte of a JPEG's APP14 `Adobe` segment (0: stored as is, 1: YCbCr, 2: YCCK); None
     without one."""
     try:
-        for marker, payload in _jpeg_segments(memoryview(data)):
+        for marker, payload in jpeg_segments(memoryview(data)):
             if marker == 0xEE and bytes(payload[:5]) == b"Adobe" and len(payload) >= 12:
                 return payload[11]
     except _DAMAGED:

@@ -18,8 +18,10 @@ MAX_BOXES = 10_000  # per level: a real file has a few dozen
 MAX_FRAMES = 100_000
 
 
-def boxes(data, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """(type, payload start, payload end) of each box in data[start:end]."""
+def boxes(data, start: int, end: int, cut: bool = False) -> Iterator[tuple[bytes, int, int]]:
+    """(type, payload start, payload end) of each box in data[start:end]. With `cut`, a last box that
+    runs past the end is given as far as it goes (the top level of a file's first bytes: /info reads
+    the primary item's properties from there without the image data that follows them)."""
     at, count = start, 0
     while at + 8 <= end:
         size, kind = struct.unpack_from(">I4s", data, at)
@@ -28,6 +30,9 @@ def boxes(data, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
             size, header = struct.unpack_from(">Q", data, at + 8)[0], 16
         elif size == 0:
             size = end - at
+        if cut and at + size > end >= at + header:
+            yield kind, at + header, end
+            return
         if size < header or at + size > end:
             raise ValueError(f"box {kind!r} at byte {at} claims {size} bytes")
         count += 1
@@ -68,7 +73,7 @@ _ORIENTATION = {(0, None): 1, (0, 1): 2, (0, 0): 4, (1, None): 8, (1, 1): 7, (1,
 
 def facts(data: bytes) -> Facts:
     view = memoryview(data)
-    top = list(boxes(view, 0, len(view)))
+    top = list(boxes(view, 0, len(view), cut=True))
     meta = next(((s, e) for k, s, e in top if k == b"meta"), None)
     width = height = 0
     depth, channels, turns, mirror, colr = 8, 3, 0, None, []

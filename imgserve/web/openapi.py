@@ -27,8 +27,10 @@ ERRORS = {
          "or a source the server may not read",
     404: "no such original, or an id that could leave the root",
     413: "the original or the body is larger than MAX_SOURCE_BYTES",
-    415: "not an image: only JPEG, PNG, WebP, BMP, TIFF and GIF are decoded (decided from magic bytes), or corrupt",
-    422: "a decodable image over MAX_PIXELS, refused from its header before decoding",
+    415: f"not an image: only {formats.listed()} are decoded (decided from magic bytes), or corrupt; HEIF "
+         "also needs the server's optional heif extra",
+    422: "a decodable image over MAX_PIXELS, or an animation over MAX_ANIMATION_PIXELS (frames x pixels), "
+         "refused from its header before decoding",
     502: "the remote source failed or sent something unusable",
     503: "overloaded: every processing slot busy and the queue full; try again after Retry-After",
     504: "the remote source did not answer in time",
@@ -46,6 +48,13 @@ PROBLEM = {
     },
 }
 ANY_JSON = {"type": "object"}
+PROFILE = {"type": ["object", "null"], "description": "the embedded colour profile (null: none, shown as sRGB)",
+           "properties": {"description": {"type": "string"}, "colour_space": {"type": "string"},
+                          "version": {"type": "string"}, "srgb": {"type": "boolean"},
+                          "from": {"enum": ["icc", "cicp"]}}}
+ANIMATION = {"type": ["object", "null"], "description": "null for a still image",
+             "properties": {"frames": {"type": "integer"}, "duration_ms": {"type": "integer"},
+                            "loops": {"type": "integer", "description": "plays; 0 forever"}}}
 
 
 def openapi() -> Response:
@@ -91,8 +100,11 @@ def document(settings: Settings) -> dict[str, Any]:
                                                          "width": {"type": "integer"},
                                                          "height": {"type": "integer"},
                                                          "channels": {"type": "integer"},
+                                                         "bit_depth": {"type": "integer"},
                                                          "format": {"type": "string"},
                                                          "bytes": {"type": "integer"},
+                                                         "profile": PROFILE,
+                                                         "animation": ANIMATION,
                                                      }}),
                           **_problems([403, 404, 413, 415])},
         }},
