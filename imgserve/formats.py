@@ -19,21 +19,21 @@ import numpy as np
 # out smaller than at level 3 (814 vs 822 KB) in a third of the time (16 vs 47 ms); level 6, 784 KB
 # in 121 ms. Naming a compression level switches OpenCV to the default strategy, so none is named.
 PNG_PARAMS = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
-# libaom's speed for AVIF (0 slowest .. 10): chosen from bytes and time against sharp at equal SSIM
-# (docs/performance.md, "Colour and formats"). OpenCV uses 10 when none is named.
-AVIF_SPEED = 7
-# Huffman tables optimised for each JPEG: a few percent fewer bytes for a fraction of a millisecond
-# at thumbnail sizes (docs/performance.md, "Colour and formats").
+# libaom's speed for AVIF (0 slowest .. 10; OpenCV uses 10 when none is named). At 300 px, against
+# sharp's default (effort 4) at equal SSIM: speed 8 spends 0.05x its CPU for 1.14-1.18x its bytes;
+# 6 matches its bytes for 0.15x, 9 costs 1.24-1.30x the bytes (docs/performance.md, "Colour and formats").
+AVIF_SPEED = 8
+# Huffman tables optimised for each JPEG: 4.2% fewer bytes for 0.19 ms more at 300 px, 2.6% for 1.4 ms
+# at 1024 px (docs/performance.md, "Colour and formats").
 JPEG_OPTIMIZE = 1
+# `q` is on JPEG's scale for every format. AVIF reaches JPEG's SSIM at a lower quality number, so
+# (JPEG q, AVIF quality) points of equal median SSIM on the bench photos at 300 px, speed 8, are
+# joined linearly; the top stays short of 100, which is lossless in libavif.
+AVIF_QUALITY = ((1, 1), (50, 43), (60, 48), (70, 54), (80, 65), (90, 79), (95, 88), (100, 97))
 
 
 def avif_quality(q: int) -> int:
-    """The `q` scale (JPEG's) on libavif's: AVIF at quality q looks like JPEG at a higher one, so the
-    same number would waste bytes. Measured points of equal SSIM, joined linearly (performance.md)."""
-    return round(q * AVIF_Q_SLOPE) if q < 100 else 100
-
-
-AVIF_Q_SLOPE = 0.75
+    return round(float(np.interp(q, *zip(*AVIF_QUALITY))))
 
 
 def _ftyp_brands(head: bytes) -> set[bytes]:

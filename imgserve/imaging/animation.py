@@ -40,6 +40,8 @@ class Timeline:
     frames: int
     durations: tuple[int, ...] = ()  # ms per frame, as stored
     loops: int = 0                   # plays; 0: forever
+    canvas: tuple[int, int] = (0, 0)  # the largest frame's far edges: a GIF frame may reach past the
+    # logical screen, and Pillow then grows the canvas to hold it, so the pixel limits must count that
 
     @property
     def duration_ms(self) -> int:
@@ -64,7 +66,7 @@ def timeline(data: bytes, format: str) -> Timeline:
 def _gif(data) -> Timeline:
     """Image descriptors counted, with the delay of the graphic control block before each. A file cut
     short counts the frames it starts: browsers show what arrived, and so does `frames`."""
-    width_flags = data[10]
+    width, height, width_flags = struct.unpack_from("<HHB", data, 6)
     at = 13 + (3 << ((width_flags & 7) + 1) if width_flags & 0x80 else 0)
     durations, delay, loops = [], 0, 1
     try:
@@ -82,14 +84,16 @@ def _gif(data) -> Timeline:
                 at = _skip_sub_blocks(data, at)
             elif block == 0x2C:  # image descriptor, local colour table, LZW code size, image data
                 durations.append(delay)
-                delay, flags = 0, data[at + 9]
+                left, top, frame_width, frame_height, flags = struct.unpack_from("<HHHHB", data, at + 1)
+                width, height = max(width, left + frame_width), max(height, top + frame_height)
+                delay = 0
                 at += 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1
                 at = _skip_sub_blocks(data, at)
             else:
                 break  # not a GIF block: what came before is all there is
     except (IndexError, struct.error):
         pass
-    return Timeline(len(durations), tuple(durations), loops) if len(durations) > 1 else STILL
+    return Timeline(len(durations), tuple(durations), loops, (width, height)) if len(durations) > 1 else STILL
 
 
 def _skip_sub_blocks(data, at: int) -> int:
@@ -130,8 +134,10 @@ def _png(data) -> Timeline:
 
 
 def _avif(data) -> Timeline:
-    durations = isobmff.facts(bytes(data)).durations
-    return Timeline(len(durations), durations, 0) if len(durations) > 1 else STILL
+    facts = isobmff.facts(bytes(data))
+    if len(facts.durations) < 2:
+        return STILL
+    return Timeline(len(facts.durations), facts.durations, 0, facts.frame_size)
 
 
 _READERS = {"gif": _gif, "webp": _webp, "png": _png, "avif": _avif}

@@ -63,6 +63,7 @@ class Facts:
     orientation: int     # irot and imir as an EXIF orientation (1..8)
     colr: tuple[tuple[bytes, bytes], ...]  # (colour type, payload): `prof`/`rICC` hold ICC, `nclx` CICP
     durations: tuple[int, ...] = ()  # ms per frame of an image sequence; () for a still image
+    frame_size: tuple[int, int] = (0, 0)  # a sequence's largest frame size (track header, sample entry)
 
 
 # irot (anticlockwise quarter turns), then imir (axis 0: top and bottom exchanged, 1: left and right;
@@ -94,12 +95,12 @@ def facts(data: bytes) -> Facts:
         auxiliary = bytes(view[meta[0]:meta[1]])  # an alpha plane is an auxiliary item of this type
         if b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha" in auxiliary or b"urn:mpeg:hevc:2015:auxid:1" in auxiliary:
             channels = 4 if channels == 3 else 2
-    durations, track_size = _sequence(view, top)
-    if not width and track_size:
-        width, height = track_size
+    durations, frame_size = _sequence(view, top)
+    if not width:
+        width, height = frame_size
     if depth not in (8, 10, 12, 16):
         raise ValueError(f"{depth}-bit samples")
-    return Facts(width, height, depth, channels, _ORIENTATION[turns, mirror], tuple(colr), durations)
+    return Facts(width, height, depth, channels, _ORIENTATION[turns, mirror], tuple(colr), durations, frame_size)
 
 
 def _primary_properties(data, start: int, end: int) -> list[tuple[bytes, memoryview]]:
@@ -138,22 +139,28 @@ def _associations(data, start: int, end: int) -> dict[int, list[int]]:
     return found
 
 
-def _sequence(data, top: list[tuple[bytes, int, int]]) -> tuple[tuple[int, ...], tuple[int, int] | None]:
-    """(ms per frame, track size) of the first picture track of an image sequence; ((), None) for a still."""
+def _sequence(data, top: list[tuple[bytes, int, int]]) -> tuple[tuple[int, ...], tuple[int, int]]:
+    """(ms per frame, largest frame size) of the first picture track of an image sequence: the frame size
+    is the larger of the track header's and the sample entry's (the coded size). ((), (0, 0)) for a still."""
     moov = next(((s, e) for k, s, e in top if k == b"moov"), None)
     if moov is None:
-        return (), None
+        return (), (0, 0)
     for kind, s, e in boxes(data, *moov):
         if kind != b"trak":
             continue
         handler = _path(data, s, e, b"mdia", b"hdlr")
         if handler is None or bytes(data[handler[0] + 8:handler[0] + 12]) != b"pict":
             continue
-        size = None
+        width = height = 0
         header = _child(data, s, e, b"tkhd")
         if header is not None:
             at = header[0] + (88 if data[header[0]] == 1 else 76)  # after version, flags, times and matrix
-            size = (struct.unpack_from(">I", data, at)[0] >> 16, struct.unpack_from(">I", data, at + 4)[0] >> 16)
+            width, height = (v >> 16 for v in struct.unpack_from(">II", data, at))
+        entries = _path(data, s, e, b"mdia", b"minf", b"stbl", b"stsd")
+        if entries is not None:  # a FullBox with an entry count, then sample entries (av01, hvc1, ...)
+            for _, entry, _ in boxes(data, entries[0] + 8, entries[1]):
+                coded = struct.unpack_from(">HH", data, entry + 24)  # after the visual sample entry's reserved fields
+                width, height = max(width, coded[0]), max(height, coded[1])
         media = _path(data, s, e, b"mdia", b"mdhd")
         times = _path(data, s, e, b"mdia", b"minf", b"stbl", b"stts")
         if media is None or times is None:
@@ -164,5 +171,5 @@ def _sequence(data, top: list[tuple[bytes, int, int]]) -> tuple[tuple[int, ...],
         for i in range(min(count, (times[1] - times[0] - 8) // 8)):
             samples, delta = struct.unpack_from(">II", data, times[0] + 8 + 8 * i)
             durations += [round(delta * 1000 / scale)] * min(samples, MAX_FRAMES - len(durations))
-        return tuple(durations), size
-    return (), None
+        return tuple(durations), (width, height)
+    return (), (0, 0)

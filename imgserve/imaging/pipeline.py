@@ -15,9 +15,9 @@ one at a time (imaging/animation.py), and keeps its timing and loop count.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -106,25 +106,20 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
         profile, timeline = icc.profile(data, header.format), animation.timeline(data, header.format)
     format = output_format(header.format, options)
     first, count = _frames(timeline, options, format)
-    _check_frames(header, first + count, settings.max_animation_pixels)
+    _check_frames(header, timeline, first + count, settings)
     plan = geometry.plan(*header.display_size, options, settings.max_dimension,
                          shrinkable=header.format == "jpeg" and timeline.frames == 1)
     convert, embed = _colour_plan(profile, header, options, format)
     job = Job(options, plan, header, convert, _pixels_before_resize(header, plan) < plan.resize[0] * plan.resize[1])
     held = data.nbytes if isinstance(data, np.ndarray) else len(data)
-    with reserve(held + decode.working_bytes(header, plan.shrink, plan.size)):
-        if count > 1:
-            images = [_steps(image, job, deadline) for image in animation.frames(data, header.format, first, count)]
-            decoded = time.perf_counter()  # decoding and steps interleave, frame by frame: all counted as decode
-        elif timeline.frames > 1:
-            image = next(animation.frames(data, header.format, first, 1))
-            decoded = time.perf_counter()
-            images = [_steps(image, job, deadline)]
-        else:
-            image = data if isinstance(data, np.ndarray) else _decode(data, header, plan, profile)
-            decoded = time.perf_counter()
-            _check(deadline, "decoding")
-            images = [_steps(image, job, deadline)]
+    kept = (count - 1) * plan.size[0] * plan.size[1] * 4  # an animation's output frames, BGRA, until encoded
+    with reserve(held + decode.working_bytes(header, plan.shrink, plan.size) + kept):
+        images = []
+        for image in _source(data, header, plan, profile, timeline, first, count):
+            if not images:  # an animation's later frames are decoded between steps: counted as processing
+                decoded = time.perf_counter()
+                _check(deadline, "decoding")
+            images.append(_steps(image, job, deadline))
         images = [encode.prepare(image, format, options.bg) for image in images]
         if embed is not None and not _embeddable(embed, images[0], format):  # gray profile, colour padding
             images, embed = [colour.to_srgb(image, embed, header.format) for image in images], None
@@ -158,12 +153,27 @@ def _frames(timeline: animation.Timeline, options: Any, format: str) -> tuple[in
     return 0, timeline.frames if formats.FORMATS[format].animates else 1
 
 
-def _check_frames(header: Header, frames: int, budget: int) -> None:
-    """Every frame up to the last one rendered is decoded (later frames are drawn over earlier ones)."""
-    if frames > 1 and frames * header.pixels > budget:
-        raise Problem(422, f"the animation has {frames} frames of {header.width}x{header.height} = "
-                           f"{frames * header.pixels} pixels to decode; this server decodes at most {budget} "
-                           "(take one with frame=<n>, or ask for a still format such as jpeg)")
+def _check_frames(header: Header, timeline: animation.Timeline, frames: int, settings: Settings) -> None:
+    """Every frame up to the last one rendered is decoded (later frames are drawn over earlier ones), each
+    on a canvas that holds the largest frame."""
+    width, height = max(header.width, timeline.canvas[0]), max(header.height, timeline.canvas[1])
+    if (width, height) != (header.width, header.height):
+        decode.check_pixels(replace(header, width=width, height=height), settings.max_pixels)
+    budget = settings.max_animation_pixels
+    if frames > 1 and frames * width * height > budget:
+        raise Problem(422, f"the animation has {frames} frames of {width}x{height} = {frames * width * height} "
+                           f"pixels to decode; this server decodes at most {budget} (take one with frame=<n>, "
+                           "or ask for a still format such as jpeg)")
+
+
+def _source(data: bytes | np.ndarray, header: Header, plan: geometry.Plan, profile: icc.Profile | None,
+            timeline: animation.Timeline, first: int, count: int) -> Iterator[np.ndarray]:
+    """The decoded source: an image drawn in memory, frames of an animation (one at a time), or a still."""
+    if isinstance(data, np.ndarray):
+        return iter([data])
+    if timeline.frames > 1:
+        return animation.frames(data, header.format, first, count)
+    return iter([_decode(data, header, plan, profile)])
 
 
 def _steps(image: np.ndarray, job: Job, deadline: float | None) -> np.ndarray:

@@ -79,6 +79,7 @@ def test_timeline_from_the_headers(source, format: str, plays: int) -> None:
     found = animation.timeline(source(), format)
     assert found.frames == 6 and list(found.durations) == DURATIONS and found.loops == plays
     assert found.duration_ms == sum(DURATIONS)
+    assert found.canvas in ((0, 0), (W, H))  # GIF and AVIF measure their frames; none reaches past W x H
 
 
 @pytest.mark.parametrize("data, format", [
@@ -187,3 +188,24 @@ def test_gif_output_quantises_faithfully() -> None:
     result = run(data, format="gif")
     back = np.asarray(Image.open(io.BytesIO(result.body)).convert("RGB"))[:, :, ::-1]
     assert cv2.PSNR(np.ascontiguousarray(back), smooth) > 30
+
+
+def test_a_frame_reaching_past_the_gif_screen_counts_against_the_limits() -> None:
+    """Pillow grows the canvas to hold a frame that reaches past the logical screen: a 10x10 GIF whose
+    second frame claims 3000x3000 would allocate 36 MB per canvas (65535x65535: 17 GB). The header
+    walk finds the frame's extent first, and the pixel limit and the budget count it."""
+    frames = [Image.new("RGB", (10, 10), "red"), Image.new("RGB", (10, 10), "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    data = bytearray(out.getvalue())
+    descriptor = data.rindex(b"\x21\xf9\x04") + 8  # the last frame's, after its graphic control block
+    assert data[descriptor] == 0x2C
+    data[descriptor + 5:descriptor + 9] = (3000).to_bytes(2, "little") * 2
+    assert animation.timeline(bytes(data), "gif").canvas == (3000, 3000)
+
+    class Small(Limits):
+        max_pixels = 1_000_000
+
+    with pytest.raises(Problem) as raised:
+        run(bytes(data), Small(), format="gif")
+    assert raised.value.status == 422 and "3000x3000" in raised.value.detail
