@@ -190,6 +190,18 @@ def w1cpu(args) -> None:
               f"{statistics.median(off) * 1e3:6.2f} ms (medians over photos of the best of {args.rounds}); "
               f"on/off: total x{sum(on) / sum(off):.3f}, per photo median x{statistics.median(ratios):.3f}, "
               f"max x{max(ratios):.3f}; added {statistics.median(a - b for a, b in zip(on, off)) * 1e3:.2f} ms")
+    sources = [p.read_bytes() for p in photos]
+    cpu = {"jpeg": [[] for _ in sources], "avif": [[] for _ in sources]}
+    for _ in range(args.rounds):
+        for i, data in enumerate(sources):
+            for format in cpu:
+                start = time.thread_time()
+                render(data, Options(w=300, format=format, q=80), settings)
+                cpu[format][i].append(time.thread_time() - start)
+    jpeg, avif = ([min(t) * 1e3 for t in cpu[f]] for f in ("jpeg", "avif"))
+    print(f"format=avif vs jpeg (plain photos, 300 px, q80): CPU per render median {statistics.median(avif):.1f} vs "
+          f"{statistics.median(jpeg):.1f} ms, slowest photo {max(avif):.1f} vs {max(jpeg):.1f} ms, "
+          f"total x{sum(avif) / sum(jpeg):.2f}")
 
 
 # -- avif ------------------------------------------------------------------------------------------------
@@ -396,6 +408,28 @@ def animation(args) -> None:
                                                   method=method, width=240))
             out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True).stdout.split()
             print(f"  {method:18s} +{out[0]:>7s} MiB  {out[1]:>6s} ms  {out[2]:>8s} B")
+    from imgserve.imaging.animation import write_gif
+
+    small_frames = [thumbnail(np.asarray(f)[:, :, ::-1], 240) for f in frames]
+    print(f"GIF writers on the {args.frames} frames at 240 px (bytes, time, PSNR of the frames read back):")
+    for name in ("opencv", "pillow (imgserve)") * 2:
+        start = time.perf_counter()
+        if name == "opencv":
+            out = cv2.Animation()
+            out.frames = [cv2.cvtColor(f, cv2.COLOR_BGR2BGRA) for f in small_frames]
+            out.durations, out.loop_count = [40] * len(small_frames), 0
+            data = cv2.imencodeanimation(".gif", out)[1].tobytes()
+        else:
+            data = write_gif(small_frames, [40] * len(small_frames), 0)
+        ms = (time.perf_counter() - start) * 1e3
+        with Image.open(io.BytesIO(data)) as opened:
+            back = []
+            for index in range(len(small_frames)):
+                opened.seek(index)
+                back.append(np.asarray(opened.convert("RGB"))[:, :, ::-1].copy())
+        scores = [cv2.PSNR(a, b) for a, b in zip(back, small_frames)]
+        print(f"  {name:18s} {len(data):8d} B {ms:7.0f} ms  PSNR median {statistics.median(scores):5.1f} dB, "
+              f"worst {min(scores):5.1f} dB")
 
 
 def main() -> None:

@@ -4,10 +4,10 @@ animations written back.
 `timeline` reads frame count, durations and loop count without decoding, so the frames x pixels
 budget holds before any frame is decoded. `frames` decodes with Pillow, one full canvas at a time
 (disposal and blending done), so a render holds one source frame and the small output frames, never
-the whole decoded animation (OpenCV's imdecodeanimation decodes every frame at once, fails outright
-on a truncated GIF and was slower on GIFs; docs/performance.md). A truncated animation keeps the
-frames that decoded whole. WebP, AVIF and APNG are written by OpenCV's imencodeanimation; GIF by
-Pillow, whose palette quantiser is far more faithful than OpenCV's GIF encoder (72 levels off).
+the whole decoded animation (OpenCV's imdecodeanimation decodes every frame at once and fails
+outright on a truncated GIF; docs/performance.md has the memory figures). A truncated animation
+keeps the frames that decoded whole. WebP, AVIF and APNG are written by OpenCV's imencodeanimation;
+GIF by Pillow, whose palettes are far more faithful than OpenCV's GIF encoder's (performance.md).
 
 Loop counts are plays, as OpenCV counts them: 0 forever, n the number of times shown. GIF stores
 "repeats after the first" in its NETSCAPE block (absent: play once); WebP and APNG store plays.
@@ -179,9 +179,10 @@ def encode(frames: list[np.ndarray], durations: list[int], loops: int, format: s
 
 
 def write_gif(frames: list[np.ndarray], durations: list[int], loops: int = 0) -> bytes:
-    """BGR(A) or gray frames -> GIF, through Pillow: 256 colours per frame (median cut, as Pillow
-    quantises RGB by default), one transparent index where alpha is below half."""
-    images = [_to_pillow(frame) for frame in frames]
+    """BGR(A) or gray frames -> GIF, through Pillow: each frame its own 255-colour palette, by fast octree
+    (Pillow's default, median cut, costs far more for little: performance.md), plus one transparent
+    index where alpha is below half (GIF's transparency is all or nothing)."""
+    images = [_paletted(frame) for frame in frames]
     out = io.BytesIO()
     extra = {"loop": loops - 1 if loops > 1 else 0} if loops != 1 else {}
     if len(images) > 1:
@@ -190,13 +191,19 @@ def write_gif(frames: list[np.ndarray], durations: list[int], loops: int = 0) ->
     return out.getvalue()
 
 
-def _to_pillow(frame: np.ndarray) -> Image.Image:
+TRANSPARENT = 255  # the palette index left for transparent pixels
+
+
+def _paletted(frame: np.ndarray) -> Image.Image:
     if frame.ndim == 2:
-        return Image.fromarray(frame)
-    if frame.shape[2] == 3:
-        return Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    rgba = cv2.cvtColor(frame, cv2.COLOR_BGRA2RGBA)
-    if rgba[:, :, 3].min() == 255:
-        return Image.fromarray(rgba[:, :, :3].copy())
-    rgba[:, :, 3] = np.where(rgba[:, :, 3] < 128, 0, 255)  # GIF transparency is all or nothing
-    return Image.fromarray(rgba)
+        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    rgb = cv2.cvtColor(frame[:, :, :3], cv2.COLOR_BGR2RGB)
+    image = Image.fromarray(rgb).quantize(TRANSPARENT, Image.Quantize.FASTOCTREE)
+    if frame.shape[2] == 4 and frame[:, :, 3].min() < 128:
+        indices = np.asarray(image).copy()
+        indices[frame[:, :, 3] < 128] = TRANSPARENT
+        palette = image.getpalette()[: 3 * TRANSPARENT]
+        image = Image.fromarray(indices, "P")
+        image.putpalette(palette + [0] * (768 - len(palette)))
+        image.info["transparency"] = TRANSPARENT
+    return image

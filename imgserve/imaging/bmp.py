@@ -108,7 +108,7 @@ def _fourth_bytes_used(data: bytes, offset: int, pixels: int) -> bool:
     """32-bit BI_RGB leaves the fourth byte unused, and most writers leave it zero; tools that store BGRA
     as BI_RGB fill it with alpha. Non-zero anywhere means alpha; all zero means opaque. This is the rule
     browsers apply to BMPs inside ICO files (for plain BMPs they ignore the byte: colour-and-formats.md).
-    One vectorised pass over the pixels (11 ms for 12 Mpx, memory-bound)."""
+    One vectorised pass over the pixels, bound by memory bandwidth."""
     values = np.frombuffer(data, "<u4", pixels, offset)
     return bool((values > 0xFFFFFF).any())
 

@@ -6,9 +6,9 @@ be converted to sRGB or carry its profile. Converting is the default (what imgpr
 
 LittleCMS is reached through Pillow, which releases the GIL while it transforms. Pillow has no BGR
 mode, so a BGR array goes in through the raw unpacker "BGR" and comes out through the packer "BGR":
-two copies at thumbnail size. A transform is built once per profile (2.5 ms for a matrix profile,
-35 ms for a CMYK lookup table) and kept, keyed by the profile's digest, in a small LRU. When it is
-built, it is also tried on a lattice of 5,000 colours: a profile that maps them all within one
+two copies, at thumbnail size. A transform costs milliseconds to build (a CMYK lookup table, far
+more), so it is built once per profile and kept, keyed by the profile's digest, in a small LRU. When
+it is built, it is also tried on a lattice of 5,000 colours: a profile that maps them all within one
 level is sRGB in all but name (names lie; MD5 IDs exist only in v4), and nothing is done for it.
 
 Gray profiles are a tone curve: Pillow cannot build GRAY -> sRGB with a gray output, so the target is
