@@ -233,7 +233,7 @@ def test_outputs_match_what_the_server_returns(tmp_path: Path) -> None:
     (["--format", "png", "--width", "١٢"], "--width", "expected a whole number"),
     (["--format", "png", "--width", "9000"], "--width", "must be from 1 to 8192"),
     (["--format", "png", "--width", "300", "--max-dimension", "200"], "--width", "must be from 1 to 200"),
-    (["--format", "gif"], "--format", "expected one of jpeg, png, webp, bmp, tiff"),
+    (["--format", "heif"], "--format", "expected one of jpeg, png, webp, avif, bmp, tiff, gif"),
     (["--format", "auto"], "--format", "auto follows a browser's Accept header"),
     (["--format", "png", "--scale", "0.5", "--width", "10"], "--scale", "give either scale or w/h"),
     (["--format", "png", "--bg", "red"], "--bg", "expected a hex colour"),

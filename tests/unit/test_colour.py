@@ -230,3 +230,25 @@ def test_transforms_are_cached_by_profile() -> None:
     first = colour.transform(p3, "RGB")
     assert colour.transform(icc.Profile.of(bytes(p3.icc)), "RGB") is first
     assert colour.transform(p3, "RGBA") is not first
+
+
+@pytest.mark.parametrize("output", ["jpeg", "png", "webp", "avif", "tiff"])
+def test_outputs_carry_no_metadata_but_the_kept_profile(output: str) -> None:
+    """A camera JPEG with EXIF (GPS position, camera serial number) and XMP: none of it goes out."""
+    pil = Image.fromarray(saturated()[:, :, ::-1])
+    exif = pil.getexif()
+    exif[0x010F], exif[0xA431] = "CameraMaker", "SERIAL-12345"  # Make, BodySerialNumber
+    exif.get_ifd(0x8825)[2] = (48.0, 51.0, 29.0)                  # GPSLatitude
+    out = io.BytesIO()
+    pil.save(out, "JPEG", exif=exif.tobytes(), icc_profile=profile("DisplayP3.icm"), quality=95,
+             xmp=b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>SECRET-XMP</x:xmpmeta>")
+    source = out.getvalue()
+    assert b"SERIAL-12345" in source and b"SECRET-XMP" in source and b"CameraMaker" in source
+    for mode in ("srgb", "keep"):
+        body, _ = rendered(source, format=output, icc=mode)
+        for secret in (b"SERIAL-12345", b"SECRET-XMP", b"CameraMaker", b"Exif\0\0", b"eXIf", b"<x:xmpmeta"):
+            assert secret not in body, (mode, secret)
+        with Image.open(io.BytesIO(body)) as opened:
+            assert not {0x010F, 0x8769, 0x8825, 0xA431} & set(opened.getexif())  # (a TIFF's own tags are EXIF-like)
+            assert "xmp" not in opened.info and "XML:com.adobe.xmp" not in opened.info
+            assert (opened.info.get("icc_profile") or None) == (profile("DisplayP3.icm") if mode == "keep" else None)
