@@ -91,7 +91,8 @@ def sign(url: str, key: str | None) -> None:
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def info(file: str) -> None:
-    """Print JSON facts about an image FILE, read from its header: sizes, channels, depth, format."""
+    """Print JSON facts about an image FILE, read from its headers: sizes, channels, depth, format, colour
+    profile, animation."""
     import json
 
     from .imaging.facts import facts, read_header
@@ -101,10 +102,10 @@ def info(file: str) -> None:
         stat = os.fstat(opened.fileno())
         original = Original(file, file, stat.st_size, stat.st_mtime_ns, opened.fileno())
         try:
-            header = read_header(original, load_settings(NO_ROOT).max_source_bytes)
+            header, data = read_header(original, load_settings(NO_ROOT).max_source_bytes)
         except Problem as problem:
             raise click.ClickException(f"{file}: {problem.detail}") from None
-    click.echo(json.dumps({"file": file, **facts(header, original.size, original.modified)}, indent=2))
+    click.echo(json.dumps({"file": file, **facts(header, data, original.size, original.modified)}, indent=2))
 
 
 @main.command("settings")
@@ -183,7 +184,7 @@ def show_options(markdown: bool, update: Path | None) -> None:
 
 
 OPTION_FLAGS = {"w": "width", "h": "height", "q": "quality"}  # every other URL option keeps its name
-LIMITS = ("max_pixels", "max_dimension", "max_source_bytes")
+LIMITS = ("max_pixels", "max_dimension", "max_source_bytes", "max_animation_pixels")
 
 
 def option_flags(command: Callable) -> Callable:

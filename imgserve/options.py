@@ -262,6 +262,7 @@ GRAVITIES = {
     "ne": (1.0, 0.0), "nw": (0.0, 0.0), "se": (1.0, 1.0), "sw": (0.0, 1.0),
 }
 SMART, FACE = "smart", "face"  # gravities decided from the pixels (imaging/attention.py)
+ICC_MODES = ("srgb", "keep")
 OUTPUTS = Choice((*(f.name for f in formats.outputs()), AUTO),
                  {alias: f.name for f in formats.outputs() for alias in f.aliases})
 
@@ -300,9 +301,16 @@ SPECS: tuple[Option, ...] = (
     Option("overlay_opacity", Decimal(1.0), 1.0, "the overlay's opacity, above 0 and at most 1"),
     Option("overlay_margin", Integer(0, "max_dimension"), 0, "output pixels between the overlay and the edges it "
                                                              "is placed against"),
-    Option("format", OUTPUTS, None, "output format; unset: JPEG, PNG and WebP sources keep theirs, others become "
-                                    "PNG; auto: WebP when Accept names image/webp"),
-    Option("q", Integer(1, 100), 80, "JPEG and WebP quality"),
+    Option("format", OUTPUTS, None, "output format; unset: JPEG, PNG, WebP, AVIF and GIF sources keep theirs, "
+                                    "others become PNG; auto: AVIF, else WebP, when Accept names them"),
+    Option("q", Integer(1, 100), 80, "JPEG, WebP and AVIF quality (on JPEG's scale)"),
+    Option("lossless", Flag(), False, "1: lossless WebP and AVIF (PNG, TIFF and BMP always are; JPEG and GIF "
+                                      "cannot be)"),
+    Option("progressive", Flag(), False, "1: progressive JPEG (other formats ignore it)"),
+    Option("frame", Integer(0, 99_999), None, "take this frame (from 0) of an animated source; unset: keep the "
+                                              "animation where the output format can hold it"),
+    Option("icc", Choice(ICC_MODES), "srgb", "srgb: convert an embedded colour profile to sRGB; keep: embed the "
+                                             "original profile instead"),
     Option("bg", Colour(), WHITE, "hex colour (fff, ffff, ffffff, ffffff80) for padding and for flattening alpha"),
 )
 OPTIONS: dict[str, Option] = {o.name: o for o in SPECS}
@@ -372,8 +380,11 @@ def parse(args: Any, settings: Settings, *, accept: str = "") -> Any:
     if "scale" in values and ("w" in values or "h" in values):
         raise bad_option("scale", "give either scale or w/h, not both")
     if values.get("format") == AUTO:
-        values["format"] = "webp" if accepts_webp(accept) else None
+        values["format"] = negotiate(accept)
         values["negotiated"] = True
+    if values.get("lossless") and values.get("format") and formats.FORMATS[values["format"]].lossless == "never":
+        raise bad_option("lossless", f"{formats.FORMATS[values['format']].label} has no lossless mode; ask for "
+                                     "png, webp or avif, or leave format unset")
     return Options(**values)
 
 
@@ -416,13 +427,22 @@ def preset_problem(settings: Settings) -> tuple[str, str] | None:
     return None
 
 
-def accepts_webp(accept: str) -> bool:
-    """Only an explicit `image/webp` counts: old browsers send `*/*` and cannot show WebP."""
+NEGOTIATED = ("avif", "webp")  # what format=auto may choose, best first; else the default output
+
+
+def accepts(accept: str, mime: str) -> bool:
+    """Only an explicit type counts (`image/webp`, not `*/*` or `image/*`): old browsers send wildcards
+    and cannot show WebP or AVIF. `q=0` means "not this"."""
     for item in accept.split(","):
-        mime, _, params = item.strip().partition(";")
-        if mime.strip().lower() == "image/webp":
+        given, _, params = item.strip().partition(";")
+        if given.strip().lower() == mime:
             return not re.search(r"\bq\s*=\s*0(?:\.0*)?\s*(?:;|$)", params)
     return False
+
+
+def negotiate(accept: str) -> str | None:
+    """The format `format=auto` means for this Accept header: AVIF, then WebP, else None (the default)."""
+    return next((name for name in NEGOTIATED if accepts(accept, formats.FORMATS[name].mime)), None)
 
 
 def choices(kind: Kind) -> Iterable[str]:

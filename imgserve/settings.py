@@ -208,6 +208,8 @@ class Settings:
                                     "decoding and after every step")
     max_dimension: int = setting("limits", 8192, _int(1, 65500), "largest output width or height")
     max_pixels: int = setting("limits", 100_000_000, _int(1), "largest source (width x height) that will be decoded")
+    max_animation_pixels: int = setting("limits", 100_000_000, _int(1), "frames x width x height an animated "
+                                        "source may need decoded (every frame, or up to frame=<n>); past it, 422")
     max_source_bytes: int = setting("limits", 128 * MiB, _int(1), "largest original, in bytes, that will be read")
     max_body_bytes: int = setting("limits", 32 * MiB, _int(1), "largest request body (POST /process) that will be "
                                   "read, in bytes")

@@ -54,6 +54,7 @@ class Limits:
     max_pixels: int
     max_dimension: int
     max_source_bytes: int
+    max_animation_pixels: int
 
     @classmethod
     def of(cls, settings) -> Limits:

@@ -5,18 +5,23 @@ on the decoded image, each returning the image and the job with its plan amended
 borders it finds and plans again; smart and face gravities move cover's cut to the subject).
 
 `STEPS` is the list of pixel steps, run in its order by a short loop that checks the render's
-deadline after each one: redact -> crop -> rotate -> flip -> resize -> pad -> grayscale -> blur ->
-sharpen -> pixelate -> overlay, then alpha and depth for the output format. Redaction comes first,
-on the decoded image, so that no output of any size or crop can hold more of a face than the
-redacted source; filters come after the resize so that their strength is in output pixels and their
-cost is paid on the small image; the overlay comes last, on top of everything. A new step is one
-function in ops.py (pure ndarray -> ndarray) and one entry here.
+deadline after each one: redact -> crop -> rotate -> flip -> resize -> colour -> pad -> grayscale ->
+blur -> sharpen -> pixelate -> overlay, then alpha and depth for the output format. Redaction comes
+first, on the decoded image, so that no output of any size or crop can hold more of a face than the
+redacted source. Filters come after the resize so that their strength is in output pixels and their
+cost is paid on the small image. So does the conversion from an embedded profile to sRGB, but before
+padding and flattening (`bg` is an sRGB colour) and grayscale; when the resize enlarges, it runs
+before it instead, on the smaller image. The overlay comes last, on top of everything. A new step is
+one function in ops.py (pure ndarray -> ndarray) and one entry here.
+
+An animated source whose output format can hold animation runs the steps on every frame, decoded
+one at a time (imaging/animation.py), and keeps its timing and loop count.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -24,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import formats
-from ..errors import Problem
+from ..errors import Problem, bad_option
 from ..options import FACE, GRAVITIES
-from . import attention, decode, encode, faces, geometry, ops
+from . import animation, attention, colour, decode, encode, faces, geometry, icc, ops
 from .probe import Header, probe
 
 if TYPE_CHECKING:
@@ -49,13 +54,18 @@ class Rendered:
 @dataclass(frozen=True)
 class Job:
     """What every step of one render may read: the options, the plan made from the header, the header;
-    and what finishing the plan may need: the settings, the source (to decode it again) and the overlay."""
+    what finishing the plan may need: the settings, the source (to decode it again) and its profile; the
+    overlay (BGR(A), decoded) to compose on top; and the profile to convert from (None: nothing to
+    convert), before the resize or after it."""
     options: Any
     plan: geometry.Plan
     header: Header
     settings: Any = None
     source: bytes | np.ndarray | None = None
-    overlay: np.ndarray | None = None  # BGR(A), decoded, to compose on top
+    profile: icc.Profile | None = None
+    overlay: np.ndarray | None = None
+    convert: icc.Profile | None = None
+    colour_first: bool = False
 
 
 Step = Callable[[np.ndarray, Job], np.ndarray]
@@ -83,7 +93,7 @@ def _trim(image: np.ndarray, job: Job) -> tuple[np.ndarray, Job]:
     if trimmed is None:
         return image, job
     if trimmed.plan.shrink < job.plan.shrink:
-        image = decode.decode(job.source, job.header, shrink=trimmed.plan.shrink)
+        image = _decode(job.source, job.header, trimmed.plan, job.profile)
         trimmed = _trimmed(image, job) or trimmed
     return image, trimmed
 
@@ -141,12 +151,20 @@ FINISHES: tuple[tuple[str, Finish], ...] = (
     ("anchor", _anchor),
 )
 
+def _colour(first: bool) -> Step:
+    """The colour step, placed where the image is smaller: after the resize, or before an enlarging one."""
+    return lambda image, job: (colour.to_srgb(image, job.convert, job.header.format)
+                               if job.convert is not None and job.colour_first == first else image)
+
+
 STEPS: tuple[tuple[str, Step], ...] = (
     ("redact", _redact),
     ("crop", lambda image, job: ops.crop(image, _on_decoded(job.plan.crop, image, job.header.display_size))),
     ("rotate", lambda image, job: ops.rotate(image, job.options.rotate)),
     ("flip", lambda image, job: ops.flip(image, job.options.flip)),
+    ("colour before enlarging", _colour(True)),
     ("resize", lambda image, job: ops.resize(image, job.plan.resize)),
+    ("colour", _colour(False)),
     ("pad", lambda image, job: ops.window(image, job.plan.pad, job.options.bg)),
     ("grayscale", lambda image, job: ops.grayscale(image, job.options.grayscale)),
     ("blur", lambda image, job: ops.blur(image, job.options.blur)),
@@ -170,31 +188,131 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
     started = time.perf_counter()
     if isinstance(data, np.ndarray):
         header = Header("png", data.shape[1], data.shape[0], ops.channels(data), data.dtype.itemsize * 8)
+        profile, timeline = None, animation.STILL
     else:
         header = probe(data)
         decode.check_pixels(header, settings.max_pixels)
+        profile, timeline = icc.profile(data, header.format), animation.timeline(data, header.format)
+    format = output_format(header.format, options)
+    first, count = _frames(timeline, options, format)
+    _check_frames(header, timeline, first + count, settings)
     plan = geometry.plan(*header.display_size, options, settings.max_dimension,
-                         shrinkable=header.format == "jpeg")
+                         shrinkable=header.format == "jpeg" and timeline.frames == 1)
+    convert, embed = _colour_plan(profile, header, options, format)
+    job = Job(options, plan, header, settings, data, profile, overlay, convert,
+              colour_first=_pixels_before_resize(header, plan) < plan.resize[0] * plan.resize[1])
     held = data.nbytes if isinstance(data, np.ndarray) else len(data)
     finest = 1 if options.trim is not None else plan.shrink  # trim may need a finer decode
-    with reserve(held + decode.working_bytes(header, finest, plan.size)):
-        image = data if isinstance(data, np.ndarray) else decode.decode(data, header, shrink=plan.shrink)
-        decoded = time.perf_counter()
-        _check(deadline, "decoding")
-        job = Job(options, plan, header, settings, data, overlay)
-        for name, finish in FINISHES:
-            image, job = finish(image, job)
-            _check(deadline, name)
-        for name, step in STEPS:
-            image = step(image, job)
-            _check(deadline, name)
-        format = options.format or formats.default_output(header.format)
-        image = encode.prepare(image, format, options.bg)
+    kept = (count - 1) * plan.size[0] * plan.size[1] * 4  # an animation's output frames, BGRA, until encoded
+    with reserve(held + decode.working_bytes(header, finest, plan.size) + kept):
+        images = []
+        for image in _source(data, header, plan, profile, timeline, first, count):
+            if not images:  # an animation's later frames are decoded between steps: counted as processing
+                decoded = time.perf_counter()
+                _check(deadline, "decoding")
+                for name, finish in FINISHES:  # from the first frame, the plan of every frame
+                    image, job = finish(image, job)
+                    _check(deadline, name)
+            images.append(_steps(image, job, deadline))
+        images = [encode.prepare(image, format, options.bg) for image in images]
+        if embed is not None and not _embeddable(embed, images[0], format):  # gray profile, colour padding
+            images, embed = [colour.to_srgb(image, embed, header.format) for image in images], None
         processed = time.perf_counter()
-        body = encode.encode(image, format, options)
+        if len(images) > 1:
+            durations = list(timeline.durations[first:first + len(images)]) or [100] * len(images)
+            body = encode.encode_animation(images, durations, timeline.loops, format, options)
+        else:
+            body = encode.encode(images[0], format, options, embed.icc if embed else None)
     seconds = {"decode": decoded - started, "process": processed - decoded,
                "encode": time.perf_counter() - processed}
-    return Rendered(body, format, image.shape[1], image.shape[0], seconds)
+    return Rendered(body, format, images[0].shape[1], images[0].shape[0], seconds)
+
+
+def output_format(source: str, options: Any) -> str:
+    """The format asked for, else the source's default; lossless=1 makes a lossy default PNG (a named
+    lossy format with lossless=1 was refused while parsing)."""
+    format = options.format or formats.default_output(source)
+    if options.lossless and formats.FORMATS[format].lossless == "never":
+        return formats.DEFAULT_OUTPUT
+    return format
+
+
+def _frames(timeline: animation.Timeline, options: Any, format: str) -> tuple[int, int]:
+    """(first, count) of the frames to render: every one where the output keeps the animation, else one."""
+    if options.frame is not None:
+        if options.frame >= timeline.frames:
+            raise bad_option("frame", f"the source has {timeline.frames} frame{'s' * (timeline.frames > 1)}, "
+                                      f"numbered from 0; got {options.frame}")
+        return options.frame, 1
+    return 0, timeline.frames if formats.FORMATS[format].animates else 1
+
+
+def _check_frames(header: Header, timeline: animation.Timeline, frames: int, settings: Settings) -> None:
+    """Every frame up to the last one rendered is decoded (later frames are drawn over earlier ones), each
+    on a canvas that holds the largest frame."""
+    width, height = max(header.width, timeline.canvas[0]), max(header.height, timeline.canvas[1])
+    if (width, height) != (header.width, header.height):
+        decode.check_pixels(replace(header, width=width, height=height), settings.max_pixels)
+    budget = settings.max_animation_pixels
+    if frames > 1 and frames * width * height > budget:
+        raise Problem(422, f"the animation has {frames} frames of {width}x{height} = {frames * width * height} "
+                           f"pixels to decode; this server decodes at most {budget} (take one with frame=<n>, "
+                           "or ask for a still format such as jpeg)")
+
+
+def _source(data: bytes | np.ndarray, header: Header, plan: geometry.Plan, profile: icc.Profile | None,
+            timeline: animation.Timeline, first: int, count: int) -> Iterator[np.ndarray]:
+    """The decoded source: an image drawn in memory, frames of an animation (one at a time), or a still."""
+    if isinstance(data, np.ndarray):
+        return iter([data])
+    if timeline.frames > 1:
+        return animation.frames(data, header.format, first, count)
+    return iter([_decode(data, header, plan, profile)])
+
+
+def _steps(image: np.ndarray, job: Job, deadline: float | None) -> np.ndarray:
+    for name, step in STEPS:
+        image = step(image, job)
+        _check(deadline, name)
+    return image
+
+
+def _decode(data: bytes, header: Header, plan: geometry.Plan, profile: icc.Profile | None) -> np.ndarray:
+    """A still image; CMYK with a CMYK profile through LittleCMS (OpenCV would ignore the profile)."""
+    if profile is not None and profile.space == "CMYK" and header.format in ("jpeg", "tiff"):
+        try:
+            image = colour.decode_cmyk(data, profile, plan.shrink)
+        except (OSError, ValueError, SyntaxError) as error:
+            raise Problem(415, f"the {header.format.upper()} CMYK data could not be decoded: {error}") from None
+        if image is not None:
+            return ops.orient(image, header.orientation) if header.format == "jpeg" else image
+    return decode.decode(data, header, shrink=plan.shrink)
+
+
+def _colour_plan(profile: icc.Profile | None, header: Header, options: Any,
+                 format: str) -> tuple[icc.Profile | None, icc.Profile | None]:
+    """(profile to convert from in the colour step, profile to embed in the output). A profile is
+    embedded when icc=keep asks for it, or when the samples are deeper than 8 bits and stay so (LittleCMS
+    through Pillow converts 8 bits only); else it is converted. CMYK is converted while decoding."""
+    if profile is None or profile.space not in ("RGB", "GRAY"):
+        return None, None
+    spec = formats.FORMATS[format]
+    deep = header.bit_depth > 8 and spec.depths != (np.uint8,)
+    carried = spec.icc and not (options.grayscale and profile.space == "RGB")
+    if carried and (options.icc == "keep" or (deep and not colour.is_srgb(profile))):
+        return None, profile
+    return profile, None
+
+
+def _embeddable(profile: icc.Profile, image: np.ndarray, format: str) -> bool:
+    if profile.space == "GRAY":
+        return image.ndim == 2 and format in ("jpeg", "png", "tiff")
+    return image.ndim == 3
+
+
+def _pixels_before_resize(header: Header, plan: geometry.Plan) -> float:
+    width, height = plan.crop[2:] if plan.crop else header.display_size
+    return width * height / plan.shrink ** 2
 
 
 def overlay_pixels(data: bytes, settings: Settings,
@@ -203,8 +321,13 @@ def overlay_pixels(data: bytes, settings: Settings,
     (no output is larger), for `ops.compose`; the memory of the full decode is reserved while it runs."""
     header = probe(data)
     decode.check_pixels(header, settings.max_pixels)
+    profile = icc.profile(data, header.format)
     with reserve(decode.working_bytes(header, 1, (0, 0))):
-        return np.ascontiguousarray(ops.shrink_to(decode.decode(data, header), settings.max_dimension))
+        image = ops.shrink_to(_decode(data, header, geometry.Plan(None, header.display_size, None), profile),
+                              settings.max_dimension)
+        if profile is not None and profile.space in ("RGB", "GRAY"):  # composed onto sRGB pixels
+            image = colour.to_srgb(image, profile, header.format)
+        return np.ascontiguousarray(image)
 
 
 def _check(deadline: float | None, stage: str) -> None:

@@ -36,8 +36,8 @@ def info(id: str) -> Response:
         headers = caching_headers(tag, original.modified, svc.settings.cache_max_age)
         if fresh(request.environ, tag, headers["Last-Modified"]):
             return not_modified(headers)
-        header = read_header(original, svc.settings.max_source_bytes)
-        body = {"id": id, **facts(header, original.size, original.modified)}
+        header, data = read_header(original, svc.settings.max_source_bytes)
+        body = {"id": id, **facts(header, data, original.size, original.modified)}
         if wanted == "0":
             return _json(body, headers)
         try:

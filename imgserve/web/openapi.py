@@ -28,8 +28,10 @@ ERRORS = {
          "a source the server may not read, or /placeholder on a presets-only server",
     404: "no such original, or an id that could leave the root",
     413: "the original or the body is larger than MAX_SOURCE_BYTES",
-    415: "not an image: only JPEG, PNG, WebP, BMP, TIFF and GIF are decoded (decided from magic bytes), or corrupt",
-    422: "a decodable image over MAX_PIXELS, refused from its header before decoding",
+    415: f"not an image: only {formats.listed()} are decoded (decided from magic bytes), or corrupt; HEIF "
+         "also needs the server's optional heif extra",
+    422: "a decodable image over MAX_PIXELS, or an animation over MAX_ANIMATION_PIXELS (frames x pixels), "
+         "refused from its header before decoding",
     502: "the remote source failed or sent something unusable",
     503: "overloaded: every processing slot busy and the queue full; try again after Retry-After",
     504: "the remote source did not answer in time",
@@ -59,6 +61,13 @@ SRCSET = {"type": "object", "required": ["html", "width", "height", "sources", "
     "sources": {"type": "array", "items": {"type": "object", "required": ["type", "srcset"], "properties": {
         "type": {"type": "string"}, "srcset": CANDIDATES}}},
     "img": {"type": "object"}, "placeholder": PLACEHOLDER}}
+PROFILE = {"type": ["object", "null"], "description": "the embedded colour profile (null: none, shown as sRGB)",
+           "properties": {"description": {"type": "string"}, "colour_space": {"type": "string"},
+                          "version": {"type": "string"}, "srgb": {"type": "boolean"},
+                          "from": {"enum": ["icc", "cicp"]}}}
+ANIMATION = {"type": ["object", "null"], "description": "null for a still image",
+             "properties": {"frames": {"type": "integer"}, "duration_ms": {"type": "integer"},
+                            "loops": {"type": "integer", "description": "plays; 0 forever"}}}
 
 
 def openapi() -> Response:
@@ -107,9 +116,12 @@ def document(settings: Settings) -> dict[str, Any]:
                                                          "width": {"type": "integer"},
                                                          "height": {"type": "integer"},
                                                          "channels": {"type": "integer"},
+                                                         "bit_depth": {"type": "integer"},
                                                          "format": {"type": "string"},
                                                          "bytes": {"type": "integer"},
                                                          "placeholder": {"oneOf": [PLACEHOLDER, {"type": "null"}]},
+                                                         "profile": PROFILE,
+                                                         "animation": ANIMATION,
                                                      }}),
                           **_problems([400, 403, 404, 413, 415, 503])},
         }},

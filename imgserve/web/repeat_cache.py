@@ -4,10 +4,10 @@ Much of an image service's traffic repeats URLs (a page's thumbnails, every visi
 page). Once the result is cached, what is left is the work of finding it again: parsing the options,
 resolving the id safely, building headers - 200 us in Flask, five times a bare Flask route. So when
 `GET /image/<id>` sends an image, the view tells this layer what it learned under the request's path,
-query string and Accept class: which file, the identity it had, the ETag and the headers. A later
-GET or HEAD of that URL stats the file and, if it is unchanged and its result is still in the result
-cache, is answered here - 200, or 304 for a matching If-None-Match - logged and counted like any
-other request.
+query string and the format its Accept header negotiates: which file, the identity it had, the ETag
+and the headers. A later GET or HEAD of that URL stats the file and, if it is unchanged and its
+result is still in the result cache, is answered here - 200, or 304 for a matching If-None-Match -
+logged and counted like any other request.
 
 Everything else goes the full way, which records the URL again: a changed or missing file, an evicted
 result, a request conditional on a date alone, and any entry older than REMEMBER_SECONDS, so that an
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
-from ..options import accepts_webp
+from ..options import negotiate
 from ..sources.folder import Original
 from . import hints
 from .conditional import NOT_MODIFIED_HEADERS, fresh
@@ -53,8 +53,9 @@ def key(environ: dict, max_dimension: int | None = None) -> tuple | None:
         return None
     if "HTTP_IF_MODIFIED_SINCE" in environ and "HTTP_IF_NONE_MATCH" not in environ:
         return None  # dates are compared on the full way (If-None-Match, when given, decides alone)
-    # The Accept class is always part of the key: `format=auto` may come from a preset, out of sight here.
-    found = environ["PATH_INFO"], environ.get("QUERY_STRING", ""), accepts_webp(environ.get("HTTP_ACCEPT", ""))
+    # The format Accept negotiates is always part of the key: `format=auto` may come from a preset,
+    # out of sight here.
+    found = environ["PATH_INFO"], environ.get("QUERY_STRING", ""), negotiate(environ.get("HTTP_ACCEPT", ""))
     return found if max_dimension is None else (*found, hints.key(environ, max_dimension))
 
 

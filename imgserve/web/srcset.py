@@ -68,7 +68,7 @@ def srcset(id: str) -> Response:
         headers = caching_headers(tag, original.modified, settings.cache_max_age, vary=("Accept",))
         if fresh(request.environ, tag, headers.get("Last-Modified")):
             return not_modified(headers)
-        header = read_header(original, settings.max_source_bytes)
+        header, _ = read_header(original, settings.max_source_bytes)
         box = geometry.plan(*header.display_size, options, settings.max_dimension).size
         widths = _widths(own["widths"], box[0], options.enlarge, settings.max_dimension)
         shown = placeholder(original, options, box, settings)

@@ -164,7 +164,7 @@ def photos(folder: Path, count: int, width: int, height: int) -> list[Path]:
 def test_second_run_skips_what_is_up_to_date_and_is_much_faster(tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     inputs = photos(src, 12, 640, 480)
-    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27))
+    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27, 10**8))
 
     started = time.perf_counter()
     first = batch.convert(job, workers=2)
@@ -184,7 +184,7 @@ def test_second_run_skips_what_is_up_to_date_and_is_much_faster(tmp_path: Path) 
 def test_a_failing_write_leaves_the_old_output_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     inputs = photos(src, 3, 64, 48)
-    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27))
+    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27, 10**8))
     assert batch.convert(job, workers=2).converted == 3
     old = (dst / "0" / "photo-000.png").read_bytes()
     (dst / "0" / "photo-001.png").unlink()
@@ -233,7 +233,7 @@ def test_outputs_match_what_the_server_returns(tmp_path: Path) -> None:
     (["--format", "png", "--width", "١٢"], "--width", "expected a whole number"),
     (["--format", "png", "--width", "9000"], "--width", "must be from 1 to 8192"),
     (["--format", "png", "--width", "300", "--max-dimension", "200"], "--width", "must be from 1 to 200"),
-    (["--format", "gif"], "--format", "expected one of jpeg, png, webp, bmp, tiff"),
+    (["--format", "heif"], "--format", "expected one of jpeg, png, webp, avif, bmp, tiff, gif"),
     (["--format", "auto"], "--format", "auto follows a browser's Accept header"),
     (["--format", "png", "--scale", "0.5", "--width", "10"], "--scale", "give either scale or w/h"),
     (["--format", "png", "--bg", "red"], "--bg", "expected a hex colour"),

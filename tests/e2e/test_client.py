@@ -64,6 +64,14 @@ def test_get_bytes_and_arrays(client: Client) -> None:
     assert client.get("a b.png", as_array=True).shape == (30, 40, 3)
 
 
+def test_new_formats_and_options(client: Client) -> None:
+    png = client.get("quad.png", as_array=True, w=40, format="png")
+    avif = client.get("quad.png", w=40, format="avif", lossless=True)
+    assert avif[4:12] == b"ftypavif" and np.array_equal(decode(avif), png)
+    assert client.get("quad.png", w=40, format="gif", icc="keep")[:6] == b"GIF89a"
+    assert client.get("quad.png", as_array=True, w=40, format="jpg", progressive=True, frame=0).shape == (30, 40, 3)
+
+
 @pytest.mark.parametrize("image", [
     quadrants(),
     quadrants()[:, :, 2],

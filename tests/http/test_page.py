@@ -127,6 +127,11 @@ def test_builder_has_a_field_per_option(client) -> None:
     assert tags.find("input", name="w")[0]["max"] == "8192" and tags.find("input", name="w")[0]["value"] == "640"
     assert tags.find("input", name="grayscale")[0]["type"] == "checkbox"
     assert tags.find("input", name="bg")[0]["pattern"] and tags.find("script")
+    offered = set(re.findall(r"<option>([^<]*)</option>", client.get("/?image=sub/deep.bmp").get_data(as_text=True)))
+    assert {"avif", "gif", "jpg", "tif", "auto", "keep", "srgb"} <= offered  # formats, aliases, icc
+    assert tags.find("input", name="lossless")[0]["type"] == "checkbox"
+    assert tags.find("input", name="progressive")[0]["type"] == "checkbox"
+    assert tags.find("input", name="frame")[0]["type"] == "number"
 
 
 def test_builder_base_is_percent_encoded(client, root) -> None:

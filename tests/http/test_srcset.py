@@ -37,11 +37,12 @@ def test_the_picture_lists_every_format_and_width_and_each_url_serves_that(big, 
     response = client.get("/srcset/wide.jpg?widths=300,600,900&sizes=(max-width: 600px) 100vw, 600px&alt=A photo")
     assert response.status_code == 200 and response.content_type == "text/html; charset=utf-8"
     elements = Elements(response.get_data(as_text=True)).found
-    assert [tag for tag, _ in elements] == ["picture", "source", "img"]
-    (_, webp), (_, img) = elements[1:]
-    assert webp["type"] == "image/webp" and webp["sizes"] == "(max-width: 600px) 100vw, 600px"
+    assert [tag for tag, _ in elements] == ["picture", "source", "source", "img"]
+    (_, avif), (_, webp), (_, img) = elements[1:]
+    assert avif["type"] == "image/avif" and webp["type"] == "image/webp"  # best first: the browser takes the first
+    assert webp["sizes"] == avif["sizes"] == "(max-width: 600px) 100vw, 600px"
     assert (img["width"], img["height"], img["alt"], img["loading"]) == ("1200", "800", "A photo", "lazy")
-    for attrs, mime in ((webp, "image/webp"), (img, "image/jpeg")):
+    for attrs, mime in ((avif, "image/avif"), (webp, "image/webp"), (img, "image/jpeg")):
         listed = candidates(attrs["srcset"])
         assert [w for _, w in listed] == [300, 600, 900]
         for url, width in listed:

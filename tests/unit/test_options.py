@@ -2,7 +2,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from imgserve.errors import Problem
-from imgserve.options import Options, accepts_webp, parse, parse_color
+from imgserve.options import Options, negotiate, parse, parse_color
 
 
 class Limits:
@@ -24,6 +24,12 @@ class Limits:
     ({"rotate": "270", "flip": "hv"}, Options(rotate=270, flip="hv")),
     ({"grayscale": "1", "blur": "2.5", "sharpen": "0.7"}, Options(grayscale=True, blur=2.5, sharpen=0.7)),
     ({"format": "webp", "q": "55"}, Options(format="webp", q=55)),
+    ({"format": "jpg", "progressive": "1"}, Options(format="jpeg", progressive=True)),
+    ({"format": "tif"}, Options(format="tiff")),
+    ({"format": "avif", "lossless": "1"}, Options(format="avif", lossless=True)),
+    ({"format": "gif", "frame": "3"}, Options(format="gif", frame=3)),
+    ({"lossless": "1"}, Options(lossless=True)),  # the default output is made lossless in the pipeline
+    ({"icc": "keep"}, Options(icc="keep")),
     ({"bg": "fff"}, Options(bg=(255, 255, 255, 255))),
     ({"bg": "FF000080"}, Options(bg=(255, 0, 0, 128))),
     ({"bg": "0f08"}, Options(bg=(0, 255, 0, 136))),
@@ -91,7 +97,14 @@ def test_valid_options(query: dict, expected: Options) -> None:
     ({"blur": "0"}, "blur", "above 0"),
     ({"blur": "500"}, "blur", "at most 50"),
     ({"sharpen": "11"}, "sharpen", "at most 10"),
-    ({"format": "gif"}, "format", "jpeg, png, webp, bmp, tiff, auto"),
+    ({"format": "heif"}, "format", "jpeg, png, webp, avif, bmp, tiff, gif, auto"),
+    ({"format": "jpeg", "lossless": "1"}, "lossless", "JPEG has no lossless mode"),
+    ({"format": "gif", "lossless": "1"}, "lossless", "GIF has no lossless mode"),
+    ({"lossless": "2"}, "lossless", "0 or 1"),
+    ({"progressive": "yes"}, "progressive", "0 or 1"),
+    ({"frame": "-1"}, "frame", "whole number"),
+    ({"frame": "100000"}, "frame", "from 0 to 99999"),
+    ({"icc": "adobe"}, "icc", "srgb, keep"),
     ({"q": "0"}, "q", "from 1 to 100"),
     ({"q": "101"}, "q", "from 1 to 100"),
     ({"bg": "#fff"}, "bg", "hex colour"),
@@ -127,19 +140,23 @@ def test_canonical_form_is_one_spelling_per_meaning(query: dict, canonical: str)
     assert parse(query, Limits()).canonical() == canonical
 
 
-@pytest.mark.parametrize("accept, webp", [
-    ("image/avif,image/webp,image/apng,image/*,*/*;q=0.8", True),
-    ("image/webp;q=0.5", True),
-    ("image/webp;q=0", False),
-    ("*/*", False),
-    ("image/*", False),
-    ("", False),
+@pytest.mark.parametrize("accept, chosen", [
+    ("image/avif,image/webp,image/apng,image/*,*/*;q=0.8", "avif"),  # Chrome, Firefox
+    ("image/webp,image/avif,*/*", "avif"),                          # AVIF first whatever the order
+    ("image/avif;q=0,image/webp", "webp"),
+    ("image/webp,image/apng,image/*,*/*;q=0.8", "webp"),            # older Chrome
+    ("image/webp;q=0.5", "webp"),
+    ("IMAGE/AVIF", "avif"),
+    ("image/webp;q=0", None),
+    ("image/avif;q=0.0", None),
+    ("*/*", None),
+    ("image/*", None),
+    ("", None),
 ])
-def test_format_auto_follows_accept(accept: str, webp: bool) -> None:
+def test_format_auto_follows_accept(accept: str, chosen: str | None) -> None:
     options = parse({"format": "auto"}, Limits(), accept=accept)
     assert options.negotiated
-    assert options.format == ("webp" if webp else None)
-    assert accepts_webp(accept) is webp
+    assert options.format == chosen == negotiate(accept)
 
 
 def test_colours() -> None:
@@ -149,9 +166,10 @@ def test_colours() -> None:
 
 SAMPLES = {"w": 300, "h": 200, "fit": "cover", "gravity": "se", "scale": 0.123456789, "enlarge": True,
            "crop": (1, 2, 3, 4), "rotate": 90, "flip": "hv", "grayscale": True, "blur": 2.5, "sharpen": 0.25,
-           "pixelate": 8, "format": "webp", "q": 55, "bg": (255, 0, 0, 128), "dpr": 2.5, "trim": 12,
-           "redact": "faces", "overlay": "logo.png", "overlay_gravity": "nw", "overlay_scale": 0.25,
-           "overlay_opacity": 0.5, "overlay_margin": 8}
+           "pixelate": 8, "format": "webp", "q": 55, "lossless": True, "progressive": True, "frame": 2,
+           "icc": "keep", "bg": (255, 0, 0, 128), "dpr": 2.5, "trim": 12, "redact": "faces", "overlay": "logo.png",
+           "overlay_gravity": "nw", "overlay_scale": 0.25, "overlay_opacity": 0.5, "overlay_margin": 8}
+
 
 
 @pytest.mark.parametrize("value", [(0.0, 0.0), (1.0, 1.0), (0.123456789, 0.5), "smart", "face", "ne"])
