@@ -20,6 +20,7 @@ from ..errors import Problem  # noqa: E402
 from . import (
     bmp,  # noqa: E402
     dc_scans,  # noqa: E402
+    heif,  # noqa: E402
     ops,  # noqa: E402
 )
 from .probe import Header, probe  # noqa: E402
@@ -68,6 +69,8 @@ def decode(data: bytes, header: Header, *, shrink: int = 1) -> np.ndarray:
             return bmp.decode(data, bmp.read_header(data))
         except ValueError as error:
             raise Problem(415, f"the BMP data could not be decoded: {error}") from None
+    if header.format == "heif":
+        return heif.decode(data)
     if header.format == "jpeg" and header.progressive and shrink == 8:
         data = dc_scans.dc_only(data) or data
     buffer = np.frombuffer(data, np.uint8)
@@ -86,7 +89,10 @@ def decode(data: bytes, header: Header, *, shrink: int = 1) -> np.ndarray:
         raise Problem(415, f"{image.dtype} samples are not supported; use 8 or 16 bits or 32-bit float")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    if header.format == "jpeg":
+    if header.format == "avif" and image.dtype == np.uint16 and header.bit_depth < 16:
+        shift = 16 - header.bit_depth  # 10 and 12 bits come as 0..1023 or 0..4095: replicate the top bits
+        image = (image << shift) | (image >> (header.bit_depth - shift))
+    if header.format in ("jpeg", "avif"):  # libavif leaves irot and imir to its caller
         image = ops.orient(image, header.orientation)
     return image
 

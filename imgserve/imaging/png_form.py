@@ -35,16 +35,18 @@ class Form:
     bits: int = 8                      # bits per sample or index
 
 
-def smallest(image: np.ndarray, indexed: tuple[np.ndarray, np.ndarray] | None = None) -> Form:
-    """`image`: BGR(A) or gray, uint8 or uint16. `indexed`: (indices, palette) with image == palette[indices]."""
+def smallest(image: np.ndarray, indexed: tuple[np.ndarray, np.ndarray] | None = None, *,
+             color: bool = False) -> Form:
+    """`image`: BGR(A) or gray, uint8 or uint16. `indexed`: (indices, palette) with image ==
+    palette[indices]. `color`: no gray form for colour pixels (an RGB profile goes with the PNG)."""
     if indexed is not None:
         indices, palette = indexed
         if indices.shape != image.shape[:2]:
             raise ValueError(f"indices of shape {indices.shape} for an image of shape {image.shape}")
-        return from_palette(indices, palette)
+        return from_palette(indices, palette, color=color)
     if image.ndim == 3 and image.shape[2] == 4 and _opaque(image):
         image = image[:, :, :3]
-    gray = image.ndim == 3 and _gray(image)
+    gray = image.ndim == 3 and not color and _gray(image)
     if gray and image.shape[2] == 3:
         image = np.ascontiguousarray(image[:, :, 0])
     if image.ndim == 2:
@@ -66,13 +68,14 @@ def _ramp(bits: int) -> np.ndarray:
     return (np.arange(1 << bits) * 255 // ((1 << bits) - 1)).astype(np.uint8)
 
 
-def from_palette(indices: np.ndarray, palette: np.ndarray) -> Form:
+def from_palette(indices: np.ndarray, palette: np.ndarray, *, color: bool = False) -> Form:
     """Indices into a BGR palette: a gray image when the palette used is all gray (its indices are
-    the samples themselves when it is the n-bit ramp), else a palette trimmed to the highest index used."""
+    the samples themselves when it is the n-bit ramp) and `color` does not forbid it, else a palette
+    trimmed to the highest index used."""
     top = int(cv2.minMaxLoc(indices)[1])
     used = palette[: top + 1]
     bits = depth_for(top)
-    if (used == used[:, :1]).all():
+    if not color and (used == used[:, :1]).all():
         levels = np.ascontiguousarray(used[:, 0])
         if bits < 8 and np.array_equal(levels, _ramp(bits)[: top + 1]):
             return Form(indices, bits=bits)

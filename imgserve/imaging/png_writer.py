@@ -58,18 +58,23 @@ MIN_ROWS = 8
 BAND_BYTES = 1 << 19  # rows are filtered in bands of about this size: temporaries stay in cache
 
 
-def write(image: np.ndarray, effort: str = "default", indexed: tuple[np.ndarray, np.ndarray] | None = None) -> bytes:
+def write(image: np.ndarray, effort: str = "default", indexed: tuple[np.ndarray, np.ndarray] | None = None,
+          icc: bytes | None = None) -> bytes:
     """A BGR(A) or gray uint8/uint16 array -> PNG bytes, in the smallest form that decodes to exactly
     these pixels. `indexed` (indices, BGR palette) is a decoder's promise that `image` is exactly
-    palette[indices]; it saves finding the colours again."""
-    return write_form(smallest(image, indexed), effort)
+    palette[indices]; it saves finding the colours again. `icc`, a profile to embed (iCCP): an RGB
+    profile keeps the PNG in colour (PNG allows it only there), a gray one comes with gray pixels."""
+    color = icc is not None and icc[16:20] == b"RGB "
+    return write_form(smallest(image, indexed, color=color), effort, icc)
 
 
-def write_form(form: Form, effort: str = "default") -> bytes:
+def write_form(form: Form, effort: str = "default", icc: bytes | None = None) -> bytes:
     settings = EFFORTS[effort]
     h, w = form.pixels.shape[:2]
     rows, color_type, depth = _rows(form)
     chunks = []
+    if icc:
+        chunks.append(chunk(b"iCCP", b"ICC profile\0\0" + compress(icc, ("zlib-ng", 9))))  # before PLTE
     if form.palette is not None:
         chunks.append(chunk(b"PLTE", np.ascontiguousarray(form.palette[:, ::-1]).tobytes()))  # BGR -> RGB
         if form.alpha is not None:

@@ -270,3 +270,30 @@ def test_rows_converted_band_by_band_match(name: str, monkeypatch) -> None:
         assert np.array_equal(decoded, image)
     else:
         assert np.array_equal(as_bgr(decoded, channels), image)
+
+
+@pytest.mark.parametrize("profile_name, image, form", [
+    ("sRGB-v4.icc", cv2.cvtColor(GRAY, cv2.COLOR_GRAY2BGR), (8, 3)),  # RGB profile: gray pixels as a palette
+    ("sRGB-v4.icc", (rng.integers(0, 2, (20, 30, 1)) * 255).astype(np.uint8).repeat(3, 2), (1, 3)),  # a palette
+    ("sRGB-v4.icc", SMOOTH, (8, 2)),
+])
+def test_an_rgb_profile_keeps_the_png_in_colour(profile_name: str, image: np.ndarray, form) -> None:
+    from tests.support.colour import profile
+
+    icc = profile(profile_name)
+    png = write(image, icc=icc)
+    assert ihdr(png) == form
+    assert chunks(png).index(b"iCCP") < chunks(png).index(b"IDAT")
+    with Image.open(io.BytesIO(png)) as opened:
+        assert opened.info["icc_profile"] == icc
+    assert np.array_equal(as_bgr(libpng(png), 3), image)
+
+
+def test_a_gray_profile_goes_with_gray_pixels() -> None:
+    from tests.support.colour import profile
+
+    icc = profile("Gray.icc")
+    png = write(GRAY, icc=icc)
+    assert ihdr(png) == (8, 0)
+    with Image.open(io.BytesIO(png)) as opened:
+        assert opened.info["icc_profile"] == icc
