@@ -129,3 +129,26 @@ def test_effort_setting_changes_bytes_not_pixels(settings) -> None:
     for body in bodies.values():
         assert np.array_equal(pillow_bgr(body), bmp_pixels(data))
     assert len(set(bodies.values())) > 1
+
+
+def test_a_gray_palette_with_an_rgb_profile_is_still_converted_through_it(settings) -> None:
+    """A V5 BMP with an embedded RGB profile: its palette of grays decodes to BGR, so the colour step
+    converts it to sRGB as it did before gray palettes decoded to gray (LittleCMS as the reference)."""
+    import struct
+
+    from PIL import ImageCms
+
+    from tests.support.colour import profile
+
+    icc = profile("AdobeRGB1998.icc")
+    data = bytearray(bmp_factory.write("v5-8-ramp", 32, 16))
+    struct.pack_into("<I", data, 70, 0x4D424544)                  # bV5CSType: PROFILE_EMBEDDED
+    struct.pack_into("<II", data, 14 + 112, len(data) - 14, len(icc))  # profile offset (from the info header), size
+    data = bytes(data) + icc
+    out = png(data, settings)
+    rgb = Image.open(io.BytesIO(data)).convert("RGB")
+    expected = ImageCms.profileToProfile(rgb, ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                                         ImageCms.createProfile("sRGB"), outputMode="RGB")
+    got = np.asarray(Image.open(io.BytesIO(out)).convert("RGB")).astype(int)
+    assert np.abs(got - np.asarray(expected).astype(int)).max() <= 1
+    assert np.abs(got - np.asarray(rgb).astype(int)).max() > 2  # AdobeRGB's grays are not sRGB's
