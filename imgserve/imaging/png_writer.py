@@ -12,8 +12,9 @@ How hard it tries is `effort` (IMGSERVE_PNG_EFFORT, see EFFORTS). "default" choo
 the deflate library per image by compressing a sample of row bands with each candidate: libpng's and
 Pillow's rule (per row, the filter with the smallest sum of |signed bytes|) is one candidate, not the
 judge, because it is wrong for flat graphics and alpha, where unfiltered rows keep the long exact
-repeats deflate finds. Palette and sub-byte rows are unfiltered, as libpng and Pillow write them.
-The figures behind every choice are in docs/performance.md, "Legacy archives".
+repeats deflate finds. 8-bit palette rows are unfiltered, as libpng and Pillow write them; packed
+1/2/4-bit rows are unfiltered or adaptive, by the same trial. The figures behind every choice are
+in docs/performance.md, "Legacy archives".
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ EFFORTS = {
 }
 TRUE_COLOR_FILTERS = ("none", "sub", "up", "paeth", "adaptive")
 SUB_BYTE_FILTERS = ("none", "adaptive3")  # Paeth rarely wins on packed samples and costs the most
-FILTER_TYPES = {"none": 0, "sub": 1, "up": 2, "average": 3, "paeth": 4}
+FILTER_TYPES = {"none": 0, "sub": 1, "up": 2, "paeth": 4}  # PNG's numbers (3, Average, is never chosen)
 REPETITIVE = 0.15  # a sample deflating below this ratio is flat graphics or text: zlib-ng's level 6 is tried
 TOLERANCE = 0.02  # a faster library is taken when its sample is at most this much larger than the smallest
 WHOLE_BYTES = 1 << 16  # images up to this size are their own sample
