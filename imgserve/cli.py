@@ -184,7 +184,7 @@ def show_options(markdown: bool, update: Path | None) -> None:
 
 
 OPTION_FLAGS = {"w": "width", "h": "height", "q": "quality"}  # every other URL option keeps its name
-LIMITS = ("max_pixels", "max_dimension", "max_source_bytes", "max_animation_pixels")
+LIMITS = ("max_pixels", "max_dimension", "max_source_bytes", "max_animation_pixels", "png_effort")
 
 
 def option_flags(command: Callable) -> Callable:

@@ -15,9 +15,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-# zlib's run-length strategy at level 1 (OpenCV's own default, said explicitly): 1024 px photos came
-# out smaller than at level 3 (814 vs 822 KB) in a third of the time (16 vs 47 ms); level 6, 784 KB
-# in 121 ms. Naming a compression level switches OpenCV to the default strategy, so none is named.
+# For animated PNG, which OpenCV writes; a still PNG is written by imaging/png_writer.py. zlib's
+# run-length strategy at level 1 (OpenCV's own default, said explicitly): 1024 px photos came out
+# smaller than at level 3 (814 vs 822 KB) in a third of the time (16 vs 47 ms); level 6, 784 KB in
+# 121 ms. Naming a compression level switches OpenCV to the default strategy, so none is named.
 PNG_PARAMS = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
 # libaom's speed for AVIF (0 slowest .. 10; OpenCV uses 10 when none is named). At 300 px, against
 # sharp's default (effort 4) at equal SSIM: speed 8 spends 0.05x its CPU for 1.14-1.18x its bytes;

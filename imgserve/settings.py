@@ -163,6 +163,7 @@ GROUPS = {
     "limits": "Limits: what one request may cost, and how much work runs at once",
     "cache": "Caching: the result cache and what clients and CDNs are told",
     "signing": "Signing and presets: who may ask for what",
+    "output": "Output: how results are encoded",
     "logging": "Logging and the page",
 }
 
@@ -228,6 +229,10 @@ class Settings:
                                          "`name:w=300&fit=cover;other:...`, used as ?preset=name")
     presets_only: bool = setting("signing", False, _flag, "1: processing URLs may only use presets (preset=, "
                                  "format=auto)")
+
+    png_effort: str = setting("output", "default", _one_of("fast", "default", "max"), "how hard the PNG writer "
+                              "tries: `fast` (one filter, fastest deflate), `default` (filter and deflate library "
+                              "chosen per image on a sample), `max` (for archives: bytes before time)")
 
     log_format: str = setting("logging", "plain", _one_of("plain", "json"), "log lines as `plain` text or one "
                               "`json` object each")

@@ -55,6 +55,7 @@ class Limits:
     max_dimension: int
     max_source_bytes: int
     max_animation_pixels: int
+    png_effort: str = "default"
 
     @classmethod
     def of(cls, settings) -> Limits:

@@ -2,8 +2,10 @@
 
 The format registry (formats.py) says which formats keep alpha and which sample depths each takes;
 `prepare` brings an array to that, `encode` runs cv2.imencode with the registry's parameters (GIF
-goes through Pillow: imaging/animation.py says why). Outputs carry no metadata but, with icc=keep,
-the source's ICC profile: no EXIF, no GPS position, no camera serial number.
+goes through Pillow: imaging/animation.py says why; a still PNG through `png_writer`, which writes
+the smallest form the pixels allow: OpenCV's PNG writer has no palette, no 1/2/4-bit gray and a
+single filter strategy). Outputs carry no metadata but, with icc=keep, the source's ICC profile: no
+EXIF, no GPS position, no camera serial number.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from .. import formats
 from ..options import WHITE, Options
-from . import animation, ops
+from . import animation, ops, png_writer
 
 
 def prepare(image: np.ndarray, format: str, bg: tuple[int, int, int, int]) -> np.ndarray:
@@ -48,9 +50,13 @@ def encode_array(image: np.ndarray, format: str = "png", quality: int = 80,
     return encode(prepare(np.ascontiguousarray(image), spec.name, bg), spec.name, Options(q=quality))
 
 
-def encode(image: np.ndarray, format: str, options: Any = Options(), icc: bytes | None = None) -> bytes:
+def encode(image: np.ndarray, format: str, options: Any = Options(), icc: bytes | None = None, *,
+           png_effort: str = "default", indexed: tuple[np.ndarray, np.ndarray] | None = None) -> bytes:
     """A prepared array -> `format` bytes; `options` gives the encoder's settings (q, ...); `icc`, a
-    profile to embed (for formats whose row says they can)."""
+    profile to embed (for formats whose row says they can). For PNG, `png_effort` is
+    IMGSERVE_PNG_EFFORT and `indexed` the decoder's (indices, palette) of these very pixels."""
+    if format == "png":
+        return png_writer.write(image, png_effort, indexed, icc)
     spec = formats.FORMATS[format]
     if format == "gif":
         return animation.write_gif([image], [])

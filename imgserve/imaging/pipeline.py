@@ -208,7 +208,7 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
         images = []
         for image in _source(data, header, plan, profile, timeline, first, count):
             if not images:  # an animation's later frames are decoded between steps: counted as processing
-                decoded = time.perf_counter()
+                decoded, source = time.perf_counter(), image
                 _check(deadline, "decoding")
                 for name, finish in FINISHES:  # from the first frame, the plan of every frame
                     image, job = finish(image, job)
@@ -222,7 +222,10 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
             durations = list(timeline.durations[first:first + len(images)]) or [100] * len(images)
             body = encode.encode_animation(images, durations, timeline.loops, format, options)
         else:
-            body = encode.encode(images[0], format, options, embed.icc if embed else None)
+            untouched = images[0] is source and format == "png" and not isinstance(data, np.ndarray)  # no step ran
+            body = encode.encode(images[0], format, options, embed.icc if embed else None,
+                                 png_effort=settings.png_effort,
+                                 indexed=decode.indexed(data, header) if untouched else None)
     seconds = {"decode": decoded - started, "process": processed - decoded,
                "encode": time.perf_counter() - processed}
     return Rendered(body, format, images[0].shape[1], images[0].shape[0], seconds)

@@ -99,7 +99,7 @@ def respond(original: Original, options: Options, max_age: int | None, *, condit
             overlay: Original | None = None) -> Response:
     """The response for `original` processed by `options`: 304, or the image from the cache or rendered."""
     identities = [original.identity] + ([f"overlay\0{overlay.identity}"] if overlay else [])
-    tag = etag(*identities, options.canonical(), __version__)
+    tag = etag(*identities, options.canonical(), __version__, service().settings.png_effort)
     headers = caching_headers(tag, _modified(original, overlay), max_age, vary=vary(options))
     if service().settings.client_hints:
         headers["Accept-CH"] = hints.ACCEPT_CH

@@ -33,7 +33,7 @@ def placeholder(size: str) -> Response:
                            "use /image/<id>?preset=<name>")
     options = request_options(own=PARAMS)
     drawing = parse(size, request.args, svc.settings.max_dimension)
-    tag = etag(drawing.identity, options.canonical(), __version__)
+    tag = etag(drawing.identity, options.canonical(), __version__, svc.settings.png_effort)
     headers = caching_headers(tag, None, svc.settings.cache_max_age, vary=("Accept",) if options.negotiated else ())
     if fresh(request.environ, tag):
         return not_modified(headers)

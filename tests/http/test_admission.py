@@ -243,7 +243,7 @@ def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path)
                      "--max-in-flight", "1", "--cache-bytes", "0"], {}, port, log)
     try:
         slow = threading.Thread(target=request, args=(  # a second or two of work
-            f"http://127.0.0.1:{port}/image/photo.jpg?w=8000&enlarge=1&format=png&sharpen=2",))
+            f"http://127.0.0.1:{port}/image/photo.jpg?w=6000&enlarge=1&format=png&sharpen=2",))
         slow.start()
         time.sleep(0.3)
         client = socket.create_connection(("127.0.0.1", port))
@@ -255,7 +255,7 @@ def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path)
     finally:
         stop(process)
     lines = [line for line in log.read_text().splitlines() if "imgserve.access" in line]
-    assert any("w=8000" in line and " 200 " in line for line in lines), lines
+    assert any("w=6000" in line and " 200 " in line for line in lines), lines
     dropped = [line for line in lines if "w=5000" in line]
     assert len(dropped) == 1 and " 499 " in dropped[0], lines
 

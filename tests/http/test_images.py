@@ -254,3 +254,14 @@ def test_an_animated_gif_stays_animated_whatever_auto_picks(client, root) -> Non
             assert close(tuple(got), tuple(want), 16), (mime, shown)
     still = client.get("/image/anim.gif?w=40&format=jpeg")
     assert close(color_at(decode(still.data), 0.5, 0.5), RED, 16)  # JPEG: the first frame
+
+
+def test_png_effort_is_part_of_the_etag(root) -> None:
+    """Another IMGSERVE_PNG_EFFORT makes other bytes for the same URL, so it must be another ETag."""
+    url = "/image/quad.png?w=40&format=png"
+    tags = set()
+    for effort in ("fast", "default", "max"):
+        response = create_app({"root": str(root), "png_effort": effort}).test_client().get(url)
+        assert response.status_code == 200
+        tags.add(response.headers["ETag"])
+    assert len(tags) == 3

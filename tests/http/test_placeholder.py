@@ -8,7 +8,7 @@ import pytest
 from imgserve import create_app
 from imgserve.signing import sign_url
 from tests.support.http import problem
-from tests.support.images import close, color_at, decode
+from tests.support.images import close, color_at, decode_color
 
 GRAY, DARK = (204, 204, 204), (85, 85, 85)
 
@@ -24,14 +24,14 @@ def text_box(image: np.ndarray, background: tuple[int, ...]) -> tuple[int, int, 
 def get(client, url: str) -> np.ndarray:
     response = client.get(url)
     assert response.status_code == 200, response.data
-    return decode(response.data)
+    return decode_color(response.data)
 
 
 @pytest.mark.parametrize("width, height", [(300, 200), (64, 64), (1000, 120), (90, 700), (1, 1), (8, 3)])
 def test_exact_size_default_colours_and_centred_text(client, width: int, height: int) -> None:
     response = client.get(f"/placeholder/{width}x{height}")
     assert response.headers["Content-Type"] == "image/png"
-    image = decode(response.data)
+    image = decode_color(response.data)
     assert image.shape == (height, width, 3)
     assert close(tuple(image[0, 0]), GRAY, 0) and close(tuple(image[-1, -1]), GRAY, 0)
     if width < 40 or height < 20:
@@ -92,7 +92,7 @@ def test_translucent_background_keeps_alpha_with_clean_edges(client) -> None:
 def test_any_output_format(client, format: str, mime: str) -> None:
     response = client.get(f"/placeholder/120x80?format={format}&q=90")
     assert response.headers["Content-Type"] == mime
-    image = decode(response.data)
+    image = decode_color(response.data)
     assert image.shape == (80, 120, 3) and close(color_at(image, 0, 0), GRAY, 3)
 
 
@@ -137,13 +137,13 @@ def test_errors_name_the_bad_part(client, url: str, option: str, fragment: str) 
 def test_bounded_by_max_dimension_setting(root) -> None:
     client = create_app({"root": str(root), "max_dimension": "500"}).test_client()
     assert problem(client.get("/placeholder/501x10"), 400)["option"] == "width"
-    assert decode(client.get("/placeholder/500x10").data).shape == (10, 500, 3)
+    assert decode_color(client.get("/placeholder/500x10").data).shape == (10, 500, 3)
 
 
 def test_the_largest_placeholder_with_the_longest_text_is_quick(client) -> None:
     started = time.perf_counter()
     response = client.get("/placeholder/8192x8192?text=" + "W" * 100 + "&format=jpeg&q=50")
-    assert response.status_code == 200 and decode(response.data).shape == (8192, 8192, 3)
+    assert response.status_code == 200 and decode_color(response.data).shape == (8192, 8192, 3)
     started_one = time.perf_counter()
     assert client.get("/placeholder/4000x4000?text=W&format=jpeg").status_code == 200   # one huge glyph
     assert started_one - started < 10 and time.perf_counter() - started_one < 5
@@ -153,4 +153,4 @@ def test_signed_when_signing_is_on(root) -> None:
     key = "k" * 32
     client = create_app({"root": str(root), "signing_keys": key}).test_client()
     problem(client.get("/placeholder/100x100?text=hi"), 403)
-    assert decode(client.get(sign_url("/placeholder/100x100?text=hi", key)).data).shape == (100, 100, 3)
+    assert decode_color(client.get(sign_url("/placeholder/100x100?text=hi", key)).data).shape == (100, 100, 3)

@@ -21,6 +21,9 @@ KINDS = (
     "v4-16-565", "v4-24", "v4-32-alpha", "v5-8", "v5-24", "v5-32-alpha", "v5-32-alpha-topdown", "v5-8-rle",
     "core-1", "core-4", "core-8", "core-24", "os2-8", "os2-24", "os2-8-rle",
 )
+# Palettes of grays: `ramp` is the n-bit ramp (0/255 for 1 bit, i * 17 for 4, i for 8), `grays` random grays.
+GRAY_KINDS = ("info-1-ramp", "info-4-ramp", "info-8-ramp", "info-8-grays", "info-4-rle-ramp", "info-8-rle-grays",
+              "core-1-ramp")
 
 
 def _pad4(row: bytes) -> bytes:
@@ -84,6 +87,10 @@ def write(kind: str, width: int = 13, height: int = 7, seed: int = 0) -> bytes:
         colors = 1 << bits
         used = colors // 2 + 1 if "short" in variants else colors
         palette = rng.integers(0, 256, size=(used, 3), dtype=np.uint8)
+        if "ramp" in variants:
+            palette = np.repeat((np.arange(used) * 255 // (used - 1)).astype(np.uint8)[:, None], 3, 1)
+        elif "grays" in variants:
+            palette = np.repeat(palette[:, :1], 3, 1)
         indices = rng.integers(0, used, size=(height, width), dtype=np.uint8)
         if "rle" in variants:
             indices[:, : width // 2] = indices[:, :1]  # give the encoder runs to find

@@ -44,6 +44,13 @@ def decode(data: bytes) -> np.ndarray:
     return image
 
 
+def decode_color(data: bytes) -> np.ndarray:
+    """`decode`, with gray given three equal channels: a PNG's colour type follows its pixels
+    (imaging/png_form.py), so a gray drawing comes back as a gray PNG."""
+    image = decode(data)
+    return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
+
+
 def jpeg_with_orientation(image: np.ndarray, orientation: int, quality: int = 95) -> bytes:
     """A JPEG whose EXIF says `orientation` (Pillow writes the EXIF block)."""
     from PIL import Image

@@ -61,6 +61,7 @@ class Limits:
     max_pixels = 10**8
     max_dimension = 8192
     max_animation_pixels = 10**8
+    png_effort = "default"
 
 
 def run(data: bytes, limits=Limits(), **options):

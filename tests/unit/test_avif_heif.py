@@ -30,6 +30,7 @@ class Limits:
     max_pixels = 10**8
     max_dimension = 8192
     max_animation_pixels = 10**8
+    png_effort = "default"
 
 
 def avif(image: np.ndarray, *params: int) -> bytes:

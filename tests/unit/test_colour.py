@@ -55,6 +55,7 @@ class _Settings:
     max_pixels = 10**8
     max_dimension = 8192
     max_animation_pixels = 10**8
+    png_effort = "default"
 
 
 SETTINGS = _Settings()
