@@ -89,7 +89,7 @@ def request_options(own: tuple[str, ...] = ()) -> Options:
     parameters an endpoint reads itself (`url`, `text`): signed like the rest, not parsed as options."""
     settings = service().settings
     params = list(request.args.items(multi=True))
-    signing.verify(request.path, params, settings.signing_keys)
+    signing.verify_request(request.environ, settings.signing_keys)
     args = MultiDict([(name, value) for name, value in params if name not in own]) if own else request.args
     return parse(args, settings, accept=request.headers.get("Accept", ""))
 
