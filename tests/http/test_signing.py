@@ -142,8 +142,8 @@ def wsgi_get(app, target: str, routed: bool = False) -> int:
     text = b"".join(body)
     getattr(body, "close", lambda: None)()
     status = int(statuses[0].split()[0])
-    if routed and status == 404 and b"no original" not in text:
-        return 0  # werkzeug's router matched no route (`<path:id>` takes no newline): nothing was served
+    if routed and (status == 308 or (status == 404 and b"no original" not in text)):
+        return 0  # werkzeug's router matched no route (`<path:id>` takes no newline, `//` redirects): nothing
     return status
 
 
