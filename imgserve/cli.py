@@ -49,7 +49,7 @@ def serve(**flags: Any) -> None:
     """Serve the originals under the root with waitress."""
     from .server.runner import serve
 
-    serve(load_settings(flags))
+    sys.exit(serve(load_settings(flags)))
 
 
 @main.command()

@@ -155,6 +155,7 @@ def setting(group: str, default: Any, parse: Callable[[str], Any], help: str, *,
 
 
 MiB = 1024 * 1024
+SPARE_THREADS = 32  # threads for requests that do not render: cache hits, 304s, /info, /metrics
 # The groups of the table, in order: `imgserve settings` and docs/settings.md list the settings under these.
 GROUPS = {
     "http": "HTTP: where the server listens and how many connections it takes",
@@ -170,10 +171,19 @@ GROUPS = {
 class Settings:
     host: str = setting("http", "127.0.0.1", _text, "address `imgserve serve` listens on")
     port: int = setting("http", 8080, _int(0, 65535), "port `imgserve serve` listens on")
-    max_connections: int = setting("http", 100, _int(1, 10000), "open connections waitress accepts; past "
-                                   "that, new ones wait in the kernel's backlog")
-    threads: int = setting("http", 0, _int(0, 10000), "waitress worker threads; 0: one per connection, so no "
-                           "request ever queues inside waitress")
+    max_connections: int = setting("http", 1000, _int(1, 100000), "open connections waitress accepts; past "
+                                   "that, new ones wait in the kernel's backlog. A connection costs a socket, not "
+                                   "a thread, until its request has fully arrived")
+    threads: int = setting("http", 0, _int(0, 10000), "waitress worker threads; 0: one per render slot, queue "
+                           "place and remote download, plus 32 for cheap requests (health checks have 2 more of "
+                           "their own)")
+    header_timeout: float = setting("http", 10.0, _number(0.1, 3600), "seconds a client may take to send a "
+                                    "request's line and headers, from its first byte; then 408 and the connection "
+                                    "closes")
+    body_min_rate: int = setting("http", 10240, _int(0), "slowest average rate, in bytes a second, at which a "
+                                 "request body may arrive (checked once it has taken HEADER_TIMEOUT); then 408")
+    idle_timeout: float = setting("http", 30.0, _number(1, 3600), "seconds a connection may stay open with "
+                                  "nothing sent either way (a kept-alive one, or a client not reading its response)")
     shutdown_timeout: float = setting("http", 10.0, _number(0, 3600), "seconds `imgserve serve` waits for "
                                       "requests in progress after SIGTERM")
 
@@ -251,7 +261,8 @@ class Settings:
             raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         settings = replace(cls(), **values)
         if not settings.threads:
-            settings = replace(settings, threads=settings.max_connections)
+            settings = replace(settings, threads=settings.max_in_flight + settings.max_queue
+                               + settings.remote_max_downloads + SPARE_THREADS)
         return settings.checked()
 
     def checked(self) -> Settings:

@@ -73,12 +73,14 @@ STEPS: tuple[tuple[str, Step], ...] = (
 )
 
 
-def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline: float | None = None,
+def render(data: bytes | np.ndarray, options: Any, settings: Settings,
+           deadline: float | Callable[[], float] | None = None,
            reserve: Callable[[int], AbstractContextManager] = lambda nbytes: nullcontext()) -> Rendered:
     """Encoded bytes in, encoded bytes out. `data` may also be a BGR(A) image already drawn in memory
     (a placeholder), which has no header to probe and nothing to decode, and counts as a PNG source.
-    `deadline` (time.monotonic()) is checked after decoding and after every step: a single OpenCV
-    call cannot be interrupted, but the input limits keep each one bounded. `reserve` is held, with the
+    `deadline` (time.monotonic(), or a function giving it: a shutdown may bring it forward) is checked
+    after decoding and after every step: a single OpenCV call cannot be interrupted, but the input
+    limits keep each one bounded. `reserve` is held, with the
     memory the image needs, from decoding to encoding (web.admission.Admission.reserve)."""
     started = time.perf_counter()
     if isinstance(data, np.ndarray):
@@ -106,7 +108,7 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
     return Rendered(body, format, image.shape[1], image.shape[0], seconds)
 
 
-def _check(deadline: float | None, stage: str) -> None:
-    if deadline is not None and time.monotonic() > deadline:
+def _check(deadline: float | Callable[[], float] | None, stage: str) -> None:
+    if deadline is not None and time.monotonic() > (deadline() if callable(deadline) else deadline):
         raise Problem(503, f"the image took too long to render (over the limit after {stage}); "
                            "ask for a smaller output or try again", headers={"Retry-After": "1"})

@@ -34,6 +34,7 @@ class Admission:
         self.waiting = 0
         self.reserved = 0
         self.shed = 0  # requests refused with 503 since start
+        self.closing = float("inf")  # time.monotonic() after which nothing more waits or renders (stop_at)
         self.abandoned = 0  # requests dropped from the queue because their client hung up
         # Two conditions on one lock, so that a freed slot wakes one request waiting for a slot, and
         # freed memory only the renders waiting for memory. One condition notified to all woke every
@@ -42,6 +43,23 @@ class Admission:
         self._lock = threading.Lock()
         self._slot_free = threading.Condition(self._lock)
         self._memory_free = threading.Condition(self._lock)
+
+    def stop_at(self, moment: float) -> None:
+        """Shutting down: from `moment` (time.monotonic()), requests still waiting get a 503 and
+        running renders stop at their next deadline check (`deadline`)."""
+        with self._lock:
+            self.closing = moment
+            self._slot_free.notify_all()
+            self._memory_free.notify_all()
+
+    @property
+    def stopped(self) -> bool:
+        return time.monotonic() >= self.closing
+
+    def deadline(self, seconds: float) -> Callable[[], float]:
+        """A render's deadline, `seconds` from now, or the shutdown's if that comes first."""
+        own = time.monotonic() + seconds
+        return lambda: min(own, self.closing)
 
     @property
     def full(self) -> bool:
@@ -56,6 +74,8 @@ class Admission:
         with self._lock:
             if self.in_flight >= self.limit:
                 self._wait_or_refuse(gone)
+            if self.stopped:  # its render would only be stopped after decoding
+                self._refuse("the server is shutting down")
             self.in_flight += 1
         try:
             yield
@@ -74,8 +94,12 @@ class Admission:
             raise Problem(422, f"this image needs about {nbytes // MiB} MiB to process and this server allows "
                                f"{self.memory // MiB} MiB; ask for a smaller source or crop")
         with self._lock:
-            if not self._memory_free.wait_for(lambda: self.reserved + nbytes <= self.memory, timeout=self.wait):
-                self._refuse(f"{self.reserved // MiB} MiB of image memory are in use")
+            until = time.monotonic() + self.wait
+            while self.reserved + nbytes > self.memory:
+                left = min(until, self.closing) - time.monotonic()  # closing may come while waiting
+                if left <= 0:
+                    self._refuse(self._stopping() or f"{self.reserved // MiB} MiB of image memory are in use")
+                self._memory_free.wait(left)
             self.reserved += nbytes
         try:
             yield
@@ -91,9 +115,9 @@ class Admission:
         try:
             deadline = time.monotonic() + self.wait
             while self.in_flight >= self.limit:
-                left = deadline - time.monotonic()
+                left = min(deadline, self.closing) - time.monotonic()  # closing may come while waiting
                 if left <= 0:
-                    self._refuse(f"no processing slot came free within {self.wait:g} s")
+                    self._refuse(self._stopping() or f"no processing slot came free within {self.wait:g} s")
                 self._slot_free.wait(min(left, GONE_CHECK))
                 if gone():
                     self.abandoned += 1
@@ -104,6 +128,9 @@ class Admission:
             raise
         finally:
             self.waiting -= 1
+
+    def _stopping(self) -> str | None:
+        return "the server is shutting down" if self.stopped else None
 
     def _refuse(self, why: str) -> None:
         self.shed += 1

@@ -7,14 +7,13 @@ client has it, else the result from the cache or rendered under admission, sent 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
 from flask import Response, g, request
 from werkzeug.datastructures import MultiDict
 
 from .. import __version__, signing
-from ..errors import bad_option
+from ..errors import Problem, bad_option
 from ..imaging.pipeline import Rendered, render
 from ..options import Options, parse
 from ..sources import Original
@@ -70,12 +69,18 @@ def produce(key: str, read, options: Options) -> Rendered:
     """The one way every endpoint gets an image: from the result cache, or read (or drawn) and rendered
     in a processing slot, with the memory it needs reserved and a deadline."""
     svc = service()
-    deadline = time.monotonic() + svc.settings.render_timeout
+    deadline = svc.admission.deadline(svc.settings.render_timeout)
     gone = request.environ.get("waitress.client_disconnected", lambda: False)
 
     def make() -> Rendered:
         with svc.admission.slot(gone):
-            rendered = render(read(), options, svc.settings, deadline, svc.admission.reserve)
+            try:
+                rendered = render(read(), options, svc.settings, deadline, svc.admission.reserve)
+            except Problem as problem:
+                if problem.status == 503 and svc.admission.stopped:  # its deadline was brought forward
+                    raise Problem(503, "the server is shutting down; retry on another instance",
+                                  headers={"Retry-After": "1"}) from None
+                raise
         svc.metrics.rendered(rendered.seconds)
         return rendered
 

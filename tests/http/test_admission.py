@@ -152,10 +152,11 @@ def test_overloaded_server_answers_503_problem_json(root, monkeypatch) -> None:
     assert app.extensions["imgserve"].admission.shed == 1
 
 
-def test_threads_default_to_one_per_connection(tmp_path) -> None:
-    from imgserve.settings import Settings
+def test_threads_default_to_what_can_hold_one_not_to_connections(tmp_path) -> None:
+    from imgserve.settings import SPARE_THREADS, Settings
 
-    assert Settings.load({}, root=str(tmp_path), max_connections="64").threads == 64
+    settings = Settings.load({}, root=str(tmp_path), max_in_flight="3", max_queue="8", remote_max_downloads="4")
+    assert settings.threads == 3 + 8 + 4 + SPARE_THREADS and settings.max_connections == 1000
     assert Settings.load({}, root=str(tmp_path), threads="7").threads == 7
 
 

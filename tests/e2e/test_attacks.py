@@ -1,0 +1,223 @@
+"""Attacks on a real `imgserve serve` (issue #19): slow clients, and SIGTERM with work in flight.
+
+Each test starts the server in a subprocess, attacks it over real sockets, and cleans up its sockets
+and the process whatever happens.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from tests.support.http import free_port, request, start, stop
+from tests.support.images import decode, encode, photo
+
+
+def serve(root: Path, log: Path, **settings: str):
+    port = free_port()
+    flags = [f"--{name.replace('_', '-')}={value}" for name, value in settings.items()]
+    process = start([sys.executable, "-m", "imgserve", "serve", "--root", str(root), "--port", str(port), *flags],
+                    {}, port, log)
+    return process, port
+
+
+_READERS: dict[socket.socket, object] = {}
+
+
+def read_response(sock: socket.socket, timeout: float) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP response from `sock`, whole (status, headers, body); raises if the connection ends
+    first. Bytes past it (a pipelined response) stay buffered for the next call."""
+    sock.settimeout(timeout)
+    reader = _READERS.setdefault(sock, sock.makefile("rb"))
+    status_line = reader.readline()
+    if not status_line:
+        raise ConnectionError("closed before a response")
+    headers = {}
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.lower()] = value.strip()
+    body = reader.read(int(headers.get("content-length", 0)))
+    if len(body) < int(headers.get("content-length", 0)):
+        raise ConnectionError("closed in the middle of the body")
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.slow
+def test_slow_clients_do_not_starve_health_checks(root: Path, tmp_path: Path) -> None:
+    """Row B5: 500 connections each trickling a request's head, a byte every second. Before: past
+    98 of them /healthz timed out for the whole attack (waitress stopped accepting at 100
+    connections). Now /healthz answers quickly throughout, and each slow client gets a 408 once it
+    has taken HEADER_TIMEOUT, then is closed."""
+    slow_count, header_timeout = 500, 3
+    log = tmp_path / "server.log"
+    process, port = serve(root, log, header_timeout=str(header_timeout))
+    latencies: list[float] = []
+    with ExitStack() as cleanup:
+        cleanup.callback(stop, process)
+        slow = []
+        for _ in range(slow_count):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            cleanup.callback(sock.close)
+            sock.sendall(b"GET /image/photo.jpg?w=10 HTTP/1.1\r\nHost: x\r\n")
+            slow.append(sock)
+        started = time.monotonic()
+        stop_trickle = threading.Event()
+
+        def trickle() -> None:
+            while not stop_trickle.wait(1.0):
+                for sock in slow:
+                    try:
+                        sock.send(b"X")
+                    except OSError:
+                        pass
+
+        trickler = threading.Thread(target=trickle, daemon=True)
+        trickler.start()
+        cleanup.callback(stop_trickle.set)
+        while time.monotonic() - started < header_timeout + 2.5:
+            began = time.monotonic()
+            status, _, body = request(f"http://127.0.0.1:{port}/healthz")
+            latencies.append(time.monotonic() - began)
+            assert status == 200 and json.loads(body)["status"] == "ok"
+            time.sleep(0.1)
+        stop_trickle.set()
+        trickler.join(5)
+        refused = 0
+        for sock in slow:
+            status, headers, body = read_response(sock, timeout=5)
+            assert status == 408 and headers["content-type"] == "application/problem+json"
+            assert "did not arrive within 3 s" in json.loads(body)["detail"]
+            assert _READERS[sock].read(1) == b""  # and closed
+            refused += 1
+        assert refused == slow_count
+    assert max(latencies) < 1.0, sorted(latencies)[-5:]
+    assert log.read_text().count(" 408 ") >= slow_count  # each one logged
+    print(f"/healthz under {slow_count} slow connections: {len(latencies)} probes, median "
+          f"{sorted(latencies)[len(latencies) // 2] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
+
+
+@pytest.mark.slow
+def test_a_body_trickled_below_the_minimum_rate_gets_a_408(root: Path, tmp_path: Path) -> None:
+    process, port = serve(root, tmp_path / "server.log", header_timeout="1", body_min_rate="1000")
+    with ExitStack() as cleanup:
+        cleanup.callback(stop, process)
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        cleanup.callback(sock.close)
+        sock.sendall(b"POST /process HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n")
+        started = time.monotonic()
+        status, _, body = None, None, b""
+        while time.monotonic() - started < 6:
+            try:
+                sock.send(b"\0" * 10)
+            except OSError:
+                break
+            time.sleep(0.2)
+        status, _, body = read_response(sock, timeout=5)
+        assert status == 408 and "slower than 1000" in json.loads(body)["detail"]
+        assert time.monotonic() - started < 4.5
+        fast = encode(photo(64, 48))  # a body at a normal pace is served
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("POST", "/process?w=32", body=fast, headers={"Content-Type": "image/png"})
+        response = connection.getresponse()
+        assert response.status == 200 and decode(response.read()).shape[:2] == (24, 32)
+        connection.close()
+
+
+def _render_url(i: int) -> str:
+    # a few hundred ms each, in many short steps: a shutdown can stop it between two of them
+    return f"/image/photo.jpg?w={2400 + i}&enlarge=1&blur=3&sharpen=2&pixelate=3&format=jpeg"
+
+
+def test_sigterm_answers_every_accepted_request_or_counts_it(root: Path, tmp_path: Path) -> None:
+    """Row W3: SIGTERM with 20 requests in flight. Before: a half-sent request and a mid-body upload
+    got EOF with no response, and with SHUTDOWN_TIMEOUT=2 the renders still queued were dropped
+    silently, exit status 0. Now the upload that had begun is taken in, the request that never
+    finishes arriving gets a 503, a request begun after the signal gets a 503, queued and running
+    renders are answered (200, or 503 once the deadline nears), and whatever a render still running
+    at the deadline (inside one long decoder call, on a loaded machine) leaves unanswered is
+    counted: the log gives the number of connections that got no answer, and the exit status is 1."""
+    log = tmp_path / "server.log"
+    process, port = serve(root, log, shutdown_timeout="2", max_in_flight="1", max_queue="20", threads="30")
+    upload = encode(photo(400, 300))
+
+    def answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes] | None:
+        try:
+            return read_response(sock, 15)
+        except ConnectionError:
+            return None
+
+    with ExitStack() as cleanup, ThreadPoolExecutor(24) as pool:
+        cleanup.callback(lambda: process.poll() is None and process.kill())
+
+        def connect() -> socket.socket:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            cleanup.callback(sock.close)
+            return sock
+
+        renders = []
+        for i in range(17):
+            sock = connect()
+            sock.sendall(f"GET {_render_url(i)} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            renders.append(pool.submit(answer, sock))
+        half = connect()
+        half.sendall(b"GET /image/photo.jpg?w=10 HTTP/1.1\r\nHo")
+        uploading = connect()
+        uploading.sendall(b"POST /process?w=40&format=png HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                          b"Content-Length: %d\r\n\r\n" % len(upload) + upload[:1000])
+        busy = connect()  # busy at the signal, and asks again after it
+        busy.sendall(f"GET {_render_url(99)} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        busy.sendall(b"GET /image/quad.png?w=12 HTTP/1.1\r\nHost: x\r\n\r\n")  # pipelined: begins after
+        uploading.sendall(upload[1000:])
+        answers = {"upload": answer(uploading), "busy": answer(busy), "half": answer(half)}
+        answers["busy, after"] = answer(busy) if answers["busy"] else None
+        answers.update({f"render {i}": future.result(timeout=30) for i, future in enumerate(renders)})
+        code = process.wait(timeout=10)
+    text = log.read_text()
+    unanswered = [name for name, got in answers.items() if got is None]
+    if unanswered:
+        assert code == 1 and f"dropped {len(unanswered)} request(s)" in text, (unanswered, text)
+    else:
+        assert code == 0 and "dropped" not in text, text
+    status, headers, body = answers["half"]                   # never finished arriving: refused
+    assert status == 503 and headers["content-type"] == "application/problem+json"
+    if answers["upload"]:                                     # it had begun: taken in, and served,
+        status, _, body = answers["upload"]                   # or queued until the deadline
+        assert (status == 200 and decode(body).shape[:2] == (30, 40)) or json.loads(body)["detail"].startswith(
+            "overloaded: the server is shutting down")
+    if answers["busy, after"]:                                # began after the signal: refused
+        assert json.loads(answers["busy, after"][2])["detail"].startswith("the server is shutting down; retry")
+    statuses = [got[0] for name, got in answers.items() if name.startswith("render") and got]
+    assert set(statuses) <= {200, 503} and 503 in statuses, "the deadline should cut this run short"
+    for name, got in answers.items():
+        if name.startswith("render") and got and got[0] == 503:
+            assert "shutting down" in json.loads(got[2])["detail"]
+
+
+def test_work_still_running_at_the_deadline_is_counted_and_the_exit_status_says_so(root: Path,
+                                                                                     tmp_path: Path) -> None:
+    """A render inside one long OpenCV call cannot be stopped: at the deadline it is dropped, the log
+    says so, and the exit status is 1 (before: 0)."""
+    log = tmp_path / "server.log"
+    process, port = serve(root, log, shutdown_timeout="0.1")
+    with ExitStack() as cleanup:
+        cleanup.callback(lambda: process.poll() is None and process.kill())
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        cleanup.callback(sock.close)
+        sock.sendall(b"GET /image/photo.jpg?w=8000&enlarge=1&sharpen=9&format=png HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.8)  # into the 8000x6000 steps (seconds in all), each well over 0.1 s
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 1
+    assert "shutdown deadline: dropped 1 request(s): 1 still being processed" in log.read_text()
