@@ -274,12 +274,20 @@ def listen(app: Callable, threads: int, *, account: Callable[..., None] | None =
     maintenance = server.maintenance
 
     def maintain(now: float) -> None:
-        maintenance(now)  # waitress's: idle connections (channel_timeout)
+        maintenance(now)  # waitress's: idle connections get will_close (channel_timeout)
         moment = time.monotonic()
+        stuck = []
         for channel in list(server.active_channels.values()):
             why = channel.too_slow(moment, header_timeout, body_min_rate) if isinstance(channel, QuietChannel) else None
             if why:
                 channel.refuse(Problem(408, f"{why}; send requests without pauses"), account)
+            elif channel.will_close and channel.total_outbufs_len and not channel.requests:
+                stuck.append(channel)
+        if stuck:
+            # waitress closes a channel in handle_write, which select() never calls while the client
+            # reads nothing (its window is shut): idle output would be held for ever. Close them from
+            # the loop's trigger, outside the poll that is running this.
+            server.trigger.pull_trigger(lambda: [c.handle_close() for c in stuck if c.connected])
 
     server.maintenance = maintain
     return server

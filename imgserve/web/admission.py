@@ -7,7 +7,8 @@ connection at a time, so its own queue stays empty) and the limit lives here ins
 a slot, at most `limit` run, at most `queue` wait (each for at most `wait` seconds), and everything
 past that is refused immediately with `Retry-After`. Requests that need no decoding never wait.
 Each render also reserves the memory its image needs (estimated from the header before decoding)
-from one budget, so memory is bounded by that budget under any mix of sizes.
+from one budget, and each response body counts in the same budget while connections send it, so
+memory is bounded by that budget under any mix of sizes and of clients that read slowly.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Admission:
         self.reserved = 0
         self.shed = 0  # requests refused with 503 since start
         self.closing = float("inf")  # time.monotonic() after which nothing more waits or renders (stop_at)
+        self._held: dict[int, list] = {}  # id(body) -> [body, connections sending it] (web/bodies.py)
+        self.held = 0  # bytes of response bodies being sent, part of `reserved`
         self.abandoned = 0  # requests dropped from the queue because their client hung up
         # Two conditions on one lock, so that a freed slot wakes one request waiting for a slot, and
         # freed memory only the renders waiting for memory. One condition notified to all woke every
@@ -107,6 +110,33 @@ class Admission:
             with self._lock:
                 self.reserved -= nbytes
                 self._memory_free.notify_all()  # any of them may fit now
+
+    def hold(self, body: bytes) -> Callable[[], None]:
+        """Count `body` in the budget while a connection sends it; returns the function that stops
+        counting it (once per call of hold; the bytes count once however many connections send
+        them). It never waits: the bytes exist already, and it is the renders that wait for them."""
+        with self._lock:
+            entry = self._held.setdefault(id(body), [body, 0])
+            if not entry[1]:
+                self.reserved += len(body)
+                self.held += len(body)
+            entry[1] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if released:
+                    return
+                released = True
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._held[id(body)]
+                    self.reserved -= len(body)
+                    self.held -= len(body)
+                    self._memory_free.notify_all()
+
+        return release
 
     def _wait_or_refuse(self, gone: Callable[[], bool]) -> None:
         if self.full:

@@ -17,6 +17,7 @@ from ..errors import Problem, bad_option
 from ..imaging.pipeline import Rendered, render
 from ..options import Options, parse
 from ..sources import Original
+from . import bodies
 from .caching import etag
 from .conditional import caching_headers, fresh, not_modified
 from .service import service
@@ -100,5 +101,9 @@ def request_options(own: tuple[str, ...] = ()) -> Options:
 
 
 def image_response(rendered: Rendered, headers: Mapping[str, str]) -> Response:
-    return Response(rendered.body, headers={**headers, "X-Content-Type-Options": "nosniff"},
-                    content_type=rendered.mime_type)
+    """The image, sent without a copy per connection and held in the memory budget (bodies.py)."""
+    response = Response(bodies.body(request.environ, rendered.body, service().admission.hold),
+                        headers={**headers, "X-Content-Type-Options": "nosniff"}, content_type=rendered.mime_type,
+                        direct_passthrough=True)
+    response.content_length = len(rendered.body)
+    return response

@@ -27,6 +27,7 @@ from cachetools import LRUCache
 
 from ..options import accepts_webp
 from ..sources.folder import Original
+from . import bodies
 from .conditional import NOT_MODIFIED_HEADERS, fresh
 
 REMEMBER_SECONDS = 5.0
@@ -90,7 +91,7 @@ class RepeatCache:
         head = environ["REQUEST_METHOD"] == "HEAD"
         self.service.account(environ, ENDPOINT, 200, 0 if head else len(rendered.body),
                              time.perf_counter() - started, cache_hit=True, format=known.format)
-        return [] if head else [rendered.body]
+        return [] if head else bodies.body(environ, rendered.body, self.service.admission.hold)
 
     def _still_true(self, found: tuple[str, str, bool]) -> Known | None:
         """The remembered answer for this URL, if it is recent and its file has not changed."""

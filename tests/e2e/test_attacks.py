@@ -221,3 +221,64 @@ def test_work_still_running_at_the_deadline_is_counted_and_the_exit_status_says_
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 1
     assert "shutdown deadline: dropped 1 request(s): 1 still being processed" in log.read_text()
+
+
+def _rss_mb(pid: int, field: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(field)
+
+
+def _metric(port: int, name: str) -> float:
+    _, _, body = request(f"http://127.0.0.1:{port}/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise KeyError(name)
+
+
+@pytest.mark.slow
+def test_clients_that_do_not_read_share_one_body_counted_once(root: Path, tmp_path: Path) -> None:
+    """Row B6: 10 clients ask for a cached 201 MB BMP result and never read. Before: each connection
+    held its own copy (+1.97 GB RSS), counted nowhere. Scaled to a 48 MB body: now the connections
+    read from the one cached copy, it is counted once in the memory budget while they hold it, and
+    IDLE_TIMEOUT closes them, which gives the memory back."""
+    import numpy as np
+
+    big = np.zeros((4000, 4000, 3), np.uint8)
+    big[::7] = 255
+    (root / "big.png").write_bytes(encode(big))
+    url = "/image/big.png?format=bmp"
+    process, port = serve(root, tmp_path / "server.log", idle_timeout="3")
+    with ExitStack() as cleanup:
+        cleanup.callback(stop, process)
+        status, headers, body = request(f"http://127.0.0.1:{port}{url}")  # rendered once, now cached
+        assert status == 200 and len(body) == 4000 * 4000 * 3 + 54
+        size_mb = len(body) / 2**20
+        before = _rss_mb(process.pid)
+        stalled = []
+        for _ in range(10):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", port))
+            cleanup.callback(sock.close)
+            sock.sendall(f"GET {url} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            stalled.append(sock)
+        time.sleep(1.0)
+        grown = _rss_mb(process.pid) - before
+        held = _metric(port, "imgserve_response_memory_held_bytes")
+        assert held == len(body), held                          # once, for ten connections
+        # What is left per connection is what waitress reads to hand the kernel at a time: at most a
+        # socket buffer (tcp_wmem's maximum), not the body (before: 10 x 46 MB).
+        socket_buffer_mb = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2]) / 2**20
+        assert grown < 10 * socket_buffer_mb + 16, f"+{grown:.0f} MB for 10 stalled readers of a {size_mb:.0f} MB body"
+        time.sleep(3.5)                                         # IDLE_TIMEOUT: they are closed
+        assert _metric(port, "imgserve_response_memory_held_bytes") == 0
+        for sock in stalled:
+            sock.settimeout(5)
+            with pytest.raises(OSError):
+                while sock.recv(1 << 20):
+                    pass
+                raise ConnectionResetError  # closed before the whole body
+        print(f"10 stalled readers of a {size_mb:.0f} MB cached body: RSS +{grown:.1f} MB")
