@@ -104,7 +104,7 @@ def show_settings(markdown: bool, **flags: Any) -> None:
 
 
 OPTION_FLAGS = {"w": "width", "h": "height", "q": "quality"}  # every other URL option keeps its name
-LIMITS = ("max_pixels", "max_dimension", "max_source_bytes")
+LIMITS = ("max_pixels", "max_dimension", "max_source_bytes", "max_scans", "max_metadata_bytes")
 
 
 def option_flags(command: Callable) -> Callable:

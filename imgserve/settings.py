@@ -214,6 +214,10 @@ class Settings:
                                     "decoding and after every step")
     max_dimension: int = setting("limits", 8192, _int(1, 65500), "largest output width or height")
     max_pixels: int = setting("limits", 100_000_000, _int(1), "largest source (width x height) that will be decoded")
+    max_scans: int = setting("limits", 100, _int(1, 100000), "most scans a progressive JPEG may have (each is a "
+                             "pass over the whole image; real ones have about 10); past that, 422")
+    max_metadata_bytes: int = setting("limits", 16 * MiB, _int(0), "most bytes a PNG's compressed metadata "
+                                      "(text, ICC profile) may inflate to, all chunks together; past that, 422")
     max_source_bytes: int = setting("limits", 128 * MiB, _int(1), "largest original, in bytes, that will be read")
     max_body_bytes: int = setting("limits", 32 * MiB, _int(1), "largest request body (POST /process) that will be "
                                   "read, in bytes")

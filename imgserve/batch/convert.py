@@ -53,6 +53,8 @@ class Limits:
     max_pixels: int
     max_dimension: int
     max_source_bytes: int
+    max_scans: int
+    max_metadata_bytes: int
 
     @classmethod
     def of(cls, settings) -> Limits:

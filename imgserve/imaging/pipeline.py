@@ -4,7 +4,8 @@
 deadline after each one: crop -> rotate -> flip -> resize -> pad -> grayscale -> blur -> sharpen ->
 pixelate, then alpha and depth for the output format. Filters come after the resize so that their
 strength is in output pixels and their cost is paid on the small image. A new step is one function
-in ops.py (pure ndarray -> ndarray) and one entry here.
+in ops.py (pure ndarray -> ndarray) and one entry here, with the memory it takes in
+memory.STEP_COSTS.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from .. import formats
 from ..errors import Problem
-from . import decode, encode, geometry, ops
+from . import decode, encode, geometry, limits, memory, ops
 from .probe import Header, probe
 
 if TYPE_CHECKING:
@@ -90,8 +91,13 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings,
         decode.check_pixels(header, settings.max_pixels)
     plan = geometry.plan(*header.display_size, options, settings.max_dimension,
                          shrinkable=header.format == "jpeg")
+    if isinstance(data, np.ndarray):
+        decoding = limits.Decoding(header.width, header.height, ops.channels(data), data.dtype.itemsize, ())
+    else:
+        decoding = limits.inspect(data, header, settings, plan.shrink)  # 422 for CPU bombs, before decoding
+    format = options.format or formats.default_output(header.format)
     held = data.nbytes if isinstance(data, np.ndarray) else len(data)
-    with reserve(held + decode.working_bytes(header, plan.shrink, plan.size)):
+    with reserve(held + memory.working_bytes(decoding, header, plan, options, format)):
         image = data if isinstance(data, np.ndarray) else decode.decode(data, header, shrink=plan.shrink)
         decoded = time.perf_counter()
         _check(deadline, "decoding")
@@ -99,7 +105,6 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings,
         for name, step in STEPS:
             image = step(image, job)
             _check(deadline, name)
-        format = options.format or formats.default_output(header.format)
         image = encode.prepare(image, format, options.bg)
         processed = time.perf_counter()
         body = encode.encode(image, format, options)

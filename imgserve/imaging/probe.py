@@ -50,6 +50,8 @@ def probe(data: bytes) -> Header:
     except (struct.error, IndexError):  # unpack and _byte make these ValueErrors; kept as a safety net
         raise Problem(415, f"the {kind.upper()} header is truncated") from None
     except ValueError as error:
+        if str(error).startswith("truncated"):
+            raise Problem(415, f"the {kind.upper()} header is {error}") from None
         raise Problem(415, f"the {kind.upper()} header is damaged: {error}") from None
     if header.width < 1 or header.height < 1:
         raise Problem(415, f"the {kind.upper()} header declares an empty image ({header.width}x{header.height})")

@@ -282,3 +282,91 @@ def test_clients_that_do_not_read_share_one_body_counted_once(root: Path, tmp_pa
                     pass
                 raise ConnectionResetError  # closed before the whole body
         print(f"10 stalled readers of a {size_mb:.0f} MB cached body: RSS +{grown:.1f} MB")
+
+
+@pytest.mark.slow
+def test_cpu_bombs_are_refused_at_once_and_a_thumbnail_does_not_wait(root: Path, tmp_path: Path) -> None:
+    """Row B4: with RENDER_TIMEOUT=5 a 4,000-scan progressive JPEG got its 503 after 19.8 s and a
+    300-chunk zTXt PNG after 8.5 s, and a plain thumbnail waited 8.5 s behind three of them. Now
+    both are refused from their structure before any decoder runs."""
+    from tests.support import bombs
+
+    (root / "scans.jpg").write_bytes(bombs.jpeg_scans(8192, 4000))
+    (root / "text.png").write_bytes(bombs.png_ztxt(300, 7_000_000))
+    process, port = serve(root, tmp_path / "server.log", render_timeout="5", cache_bytes="0")
+    base = f"http://127.0.0.1:{port}"
+
+    def timed(url: str) -> tuple[int, float, bytes]:
+        started = time.monotonic()
+        status, _, body = request(base + url)
+        return status, time.monotonic() - started, body
+
+    with ExitStack() as cleanup, ThreadPoolExecutor(8) as pool:
+        cleanup.callback(stop, process)
+        urls = ["/image/scans.jpg?w=2000", "/image/text.png?w=100"] * 3
+        bombs_sent = [pool.submit(timed, url) for url in urls]
+        time.sleep(0.05)
+        thumbnail = pool.submit(timed, "/image/photo.jpg?w=50").result(timeout=30)
+        answers = [future.result(timeout=30) for future in bombs_sent]
+    assert thumbnail[0] == 200 and decode(thumbnail[2]).shape[1] == 50 and thumbnail[1] < 2.0, thumbnail[:2]
+    for (status, seconds, body), url in zip(answers, urls):
+        detail = json.loads(body)["detail"]
+        assert status == 422 and seconds < 2.0, (url, status, seconds, detail)
+        assert ("scans" in detail) if "scans" in url else ("zTXt" in detail)
+    print("time to answer: " + ", ".join(f"{url.split('?')[0]} {seconds * 1000:.0f} ms"
+                                         for (_, seconds, _), url in zip(answers, urls)))
+
+
+def _peak_rss_within_budget(root: Path, tmp_path: Path, max_memory_mib: int, sources: dict[str, bytes],
+                            requests: list[str], uploads: list[tuple[str, bytes]]) -> tuple[float, float]:
+    """Serve with MAX_MEMORY, warm up, then send every request and upload at once; the server's peak
+    RSS (VmHWM) over its RSS at rest before them must stay within MAX_MEMORY plus SLACK_MIB."""
+    for name, data in sources.items():
+        (root / name).write_bytes(data)
+    process, port = serve(root, tmp_path / "server.log", max_memory=str(max_memory_mib * 2**20), cache_bytes="0",
+                          queue_wait="60", render_timeout="120")
+    base = f"http://127.0.0.1:{port}"
+    with ExitStack() as cleanup, ThreadPoolExecutor(len(requests) + len(uploads)) as pool:
+        cleanup.callback(stop, process)
+        assert request(f"{base}/image/photo.jpg?w=300&format=webp")[0] == 200  # warm: codecs loaded, threads up
+        at_rest = _rss_mb(process.pid)
+        import urllib.error
+        import urllib.request
+
+        def send(path: str, data: bytes | None = None) -> int:
+            try:
+                with urllib.request.urlopen(urllib.request.Request(base + path, data=data, headers={
+                        "Content-Type": "image/tiff"}), timeout=300) as answer:
+                    answer.read()
+                    return answer.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        sent = [pool.submit(send, url) for url in requests]
+        sent += [pool.submit(send, path, data) for path, data in uploads]
+        statuses = [future.result(timeout=300) for future in sent]
+        peak = _rss_mb(process.pid, "VmHWM")
+    assert all(status < 500 or status == 503 for status in statuses), statuses
+    return peak - at_rest, at_rest
+
+
+SLACK_MIB = 64  # what is not counted: request bodies in waitress's buffers, Python objects, the allocator's rounding
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("max_memory_mib", [512, 768])
+def test_peak_rss_stays_within_max_memory_under_concurrent_memory_bombs(root: Path, tmp_path: Path,
+                                                                        max_memory_mib: int) -> None:
+    """Rows B2 and B3, scaled to a CI machine: two RGBA PNGs enlarged at once (B3: estimated 798 MiB
+    each, took 3.7 GB; two at once 6.33 GB under MAX_MEMORY=2 GiB), six uploads of the one-tile TIFF
+    (B2: +1 GB RSS each; six at once 2.99 GB under 512 MiB) and a palette TIFF in one strip
+    (estimated a third of what it took)."""
+    from tests.support import bombs
+
+    sources = {"alpha.png": bombs.png_alpha(2000), "palette.tif": bombs.tiff_palette(3000, 3000)}
+    requests = ["/image/alpha.png?w=3000&enlarge=1"] * 2 + ["/image/palette.tif?format=png"] * 2
+    uploads = [("/process?w=10", bombs.tiff_huge_tile())] * 6
+    grown, at_rest = _peak_rss_within_budget(root, tmp_path, max_memory_mib, sources, requests, uploads)
+    print(f"MAX_MEMORY={max_memory_mib} MiB: peak RSS {at_rest + grown:.0f} MB, {grown:.0f} MB over the "
+          f"{at_rest:.0f} MB at rest")
+    assert grown <= max_memory_mib * 1.048576 + SLACK_MIB, f"+{grown:.0f} MB"

@@ -164,7 +164,7 @@ def photos(folder: Path, count: int, width: int, height: int) -> list[Path]:
 def test_second_run_skips_what_is_up_to_date_and_is_much_faster(tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     inputs = photos(src, 12, 640, 480)
-    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27))
+    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27, 100, 2**24))
 
     started = time.perf_counter()
     first = batch.convert(job, workers=2)
@@ -184,7 +184,7 @@ def test_second_run_skips_what_is_up_to_date_and_is_much_faster(tmp_path: Path) 
 def test_a_failing_write_leaves_the_old_output_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     inputs = photos(src, 3, 64, 48)
-    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27))
+    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27, 100, 2**24))
     assert batch.convert(job, workers=2).converted == 3
     old = (dst / "0" / "photo-000.png").read_bytes()
     (dst / "0" / "photo-001.png").unlink()

@@ -27,11 +27,17 @@ def _edgy(bits: int) -> st.SearchStrategy[int]:
     return st.one_of(st.sampled_from(special), st.integers(0, min(top, 4096)), st.integers(0, top))
 
 
+def _mostly(good: st.SearchStrategy, bad: st.SearchStrategy) -> st.SearchStrategy:
+    """`good` most of the time (hypothesis favours a one_of's first branch): deep paths are reached only
+    past a plausible header."""
+    return st.integers(0, 9).flatmap(lambda roll: bad if roll == 9 else good)
+
+
 @st.composite
 def damaged(draw: st.DrawFn, data: bytes) -> bytes:
     """`data`, sometimes truncated, with a few bytes flipped or inserted."""
     out = bytearray(data)
-    for _ in range(draw(st.integers(0, 3))):
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2, 3]))):
         kind = draw(st.sampled_from(["flip", "truncate", "insert"]))
         at = draw(st.integers(0, max(0, len(out) - 1)))
         if kind == "flip" and out:
@@ -50,22 +56,42 @@ TIFF_TAGS = (256, 257, 258, 259, 262, 273, 274, 277, 278, 279, 284, 317, 320, 32
 
 
 @st.composite
+def _tiff_entry(draw: st.DrawFn, tag: int, big: bool) -> tuple[int, int, int, int]:
+    """A plausible entry for `tag` (a SHORT or LONG, one value, small) three times in four."""
+    values = {256: st.integers(1, 300), 257: st.integers(1, 300), 258: st.sampled_from([8, 16, 1, 4, 32, 12]),
+              259: st.sampled_from([1, 5, 8, 7, 32773]), 262: st.sampled_from([2, 1, 0, 3, 5, 6]),
+              277: st.sampled_from([3, 1, 4, 2, 5]), 284: st.sampled_from([1, 2]), 339: st.sampled_from([1, 3]),
+              278: st.integers(1, 300), 322: st.sampled_from([16, 256, 512, 4096, 65536]),
+              323: st.sampled_from([16, 256, 512, 4096, 65536])}.get(tag, st.integers(0, 2048))
+    plausible = st.tuples(st.just(tag), st.sampled_from([3, 4]), st.just(1), values)
+    anything = st.tuples(st.just(tag), _edgy(16), _edgy(64 if big else 32), _edgy(64 if big else 32))
+    return draw(_mostly(plausible, anything))
+
+
+@st.composite
 def tiff(draw: st.DrawFn) -> bytes:
     order = draw(st.sampled_from("<>"))
     big = draw(st.booleans())
-    entries = draw(st.lists(st.tuples(st.one_of(st.sampled_from(TIFF_TAGS), _edgy(16)),
-                                      st.one_of(st.sampled_from([1, 3, 4, 16]), _edgy(16)),
-                                      _edgy(64 if big else 32), _edgy(64 if big else 32)), max_size=14))
+    layout = draw(st.sampled_from([(273, 278, 279), (324, 322, 323, 325)]))  # strips, or tiles
+    entries = [draw(_tiff_entry(tag, big)) for tag in (256, 257, 258, 259, 262, 277, 284, *layout, 339)]
+    entries += draw(st.lists(st.tuples(st.one_of(st.sampled_from(TIFF_TAGS), _edgy(16)),
+                                       st.one_of(st.sampled_from([1, 3, 4, 16]), _edgy(16)),
+                                       _edgy(64 if big else 32), _edgy(64 if big else 32)), max_size=6))
+    entries = sorted(entries) if draw(st.booleans()) else entries
     head = 16 if big else 8
     directory = bytearray()
-    directory += struct.pack(order + ("Q" if big else "H"), draw(st.one_of(st.just(len(entries)), _edgy(16))))
+    directory += struct.pack(order + ("Q" if big else "H"), draw(_mostly(st.just(len(entries)), _edgy(16))))
     for tag, kind, count, value in entries:
         if big:
-            directory += struct.pack(order + "HHQQ", tag, kind, count, value)
+            directory += struct.pack(order + "HHQ", tag, kind, count)
+            directory += struct.pack(order + ("HHI" if kind == 3 else "Q"), *((value & 0xFFFF, 0, 0) if kind == 3
+                                                                          else (value,)))
         else:
-            directory += struct.pack(order + "HHII", tag, kind, count, value)
+            directory += struct.pack(order + "HHI", tag, kind, count & 0xFFFFFFFF)
+            directory += struct.pack(order + "HH", value & 0xFFFF, 0) if kind == 3 else \
+                struct.pack(order + "I", value & 0xFFFFFFFF)
     directory += struct.pack(order + ("Q" if big else "I"), draw(_edgy(64 if big else 32)))  # next IFD
-    ifd = draw(st.one_of(st.just(head), _edgy(64 if big else 32)))
+    ifd = draw(_mostly(st.just(head), _edgy(64 if big else 32)))
     mark = b"II" if order == "<" else b"MM"
     if big:
         header = mark + struct.pack(order + "HHHQ", 43, 8, 0, ifd)
@@ -101,8 +127,18 @@ def _segment(draw: st.DrawFn) -> bytes:
 
 
 @st.composite
+def _frame(draw: st.DrawFn) -> bytes:
+    count = draw(st.sampled_from([1, 3, 4]))
+    body = struct.pack(">BHHB", 8, draw(st.integers(1, 300)), draw(st.integers(1, 300)), count)
+    body += b"".join(bytes([i + 1, draw(st.sampled_from([0x11, 0x22, 0x21, 0x12, 0x41])), 0]) for i in range(count))
+    return b"\xff" + bytes([draw(st.sampled_from([0xC0, 0xC1, 0xC2]))]) + struct.pack(">H", len(body) + 2) + body
+
+
+@st.composite
 def jpeg(draw: st.DrawFn) -> bytes:
-    segments = draw(st.lists(_segment(), max_size=10))
+    segments = draw(st.lists(_segment(), max_size=4))
+    segments.insert(draw(st.integers(0, len(segments))), draw(_mostly(_frame(), _segment())))
+    segments += draw(st.lists(_segment(), max_size=6))
     data = b"\xff\xd8" + b"".join(segments) + draw(st.sampled_from([b"", b"\xff\xd9", b"\xff\xda\x00\x08"]))
     return draw(damaged(data))
 
@@ -138,8 +174,10 @@ def _png_chunk(draw: st.DrawFn) -> bytes:
 
 @st.composite
 def png(draw: st.DrawFn) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", draw(_edgy(32)), draw(_edgy(32)), draw(st.sampled_from([1, 2, 4, 8, 16, 3])),
-                       draw(st.sampled_from([0, 2, 3, 4, 6, 1])), 0, 0, draw(st.integers(0, 1)))
+    kind = draw(_mostly(st.sampled_from([(2, 8), (6, 8), (3, 8), (0, 8), (0, 1), (4, 8), (2, 16), (6, 16), (3, 4)]),
+                        st.tuples(st.sampled_from([0, 2, 3, 4, 6, 1]), st.sampled_from([1, 2, 4, 8, 16, 3]))))
+    ihdr = struct.pack(">IIBBBBB", draw(_mostly(st.integers(1, 300), _edgy(32))),
+                       draw(_mostly(st.integers(1, 300), _edgy(32))), kind[1], kind[0], 0, 0, draw(st.integers(0, 1)))
     first = draw(st.one_of(st.just(_chunk(b"IHDR", ihdr)), _png_chunk()))
     rest = draw(st.lists(_png_chunk(), max_size=8))
     return draw(damaged(b"\x89PNG\r\n\x1a\n" + first + b"".join(rest)))
@@ -167,8 +205,24 @@ def _riff_chunk(draw: st.DrawFn) -> bytes:
 
 
 @st.composite
+def _riff_first(draw: st.DrawFn) -> bytes:
+    """A plausible image chunk: VP8 with its start code, VP8L with its signature, or VP8X."""
+    kind = draw(st.sampled_from([b"VP8 ", b"VP8L", b"VP8X"]))
+    if kind == b"VP8 ":
+        body = b"\x10\x02\x00\x9d\x01\x2a" + struct.pack("<HH", draw(st.integers(1, 300)), draw(st.integers(1, 300)))
+    elif kind == b"VP8L":
+        bits = draw(st.integers(0, 299)) | draw(st.integers(0, 299)) << 14 | draw(st.integers(0, 1)) << 28
+        body = b"\x2f" + struct.pack("<I", bits)
+    else:
+        body = bytes([draw(st.sampled_from([0, 0x10, 0x02, 0x12, 0x20]))]) + b"\0\0\0" + \
+            draw(st.integers(0, 299)).to_bytes(3, "little") + draw(st.integers(0, 299)).to_bytes(3, "little")
+    body += draw(st.binary(max_size=24))
+    return kind + struct.pack("<I", len(body)) + body + (b"\0" if len(body) % 2 else b"")
+
+
+@st.composite
 def webp(draw: st.DrawFn) -> bytes:
-    chunks = b"".join(draw(st.lists(_riff_chunk(), min_size=1, max_size=5)))
+    chunks = b"".join([draw(_mostly(_riff_first(), _riff_chunk())), *draw(st.lists(_riff_chunk(), max_size=4))])
     size = draw(st.one_of(st.just(len(chunks) + 4), _edgy(32)))
     return draw(damaged(b"RIFF" + struct.pack("<I", size) + b"WEBP" + chunks))
 
@@ -198,20 +252,25 @@ def gif(draw: st.DrawFn) -> bytes:
 
 @st.composite
 def bmp(draw: st.DrawFn) -> bytes:
-    size = draw(st.one_of(st.sampled_from([12, 40, 52, 56, 64, 108, 124]), _edgy(32)))
-    bits = draw(st.one_of(st.sampled_from([1, 4, 8, 16, 24, 32]), _edgy(16)))
+    size = draw(_mostly(st.sampled_from([12, 40, 52, 56, 64, 108, 124]), _edgy(32)))
+    bits = draw(_mostly(st.sampled_from([1, 4, 8, 16, 24, 32]), _edgy(16)))
+    width = draw(_mostly(st.integers(1, 40), st.integers(-(1 << 31), (1 << 31) - 1)))
+    height = draw(_mostly(st.integers(1, 40) | st.integers(-40, -1), st.integers(-(1 << 31), (1 << 31) - 1)))
+    compression = draw(_mostly(st.sampled_from([0, 0, 1, 2, 3, 6]), _edgy(32)))
     if size == 12:
-        info = struct.pack("<IHHHH", size, draw(_edgy(16)), draw(_edgy(16)), 1, bits)
+        info = struct.pack("<IHHHH", size, width & 0xFFFF, height & 0xFFFF, 1, bits & 0xFFFF)
     else:
-        signed = st.integers(-(1 << 31), (1 << 31) - 1)
-        info = struct.pack("<IiiHHIIiiII", size, draw(st.one_of(signed, st.integers(-4, 64))),
-                           draw(st.one_of(signed, st.integers(-64, 64))), 1, bits,
-                           draw(st.one_of(st.sampled_from([0, 1, 2, 3, 4, 6]), _edgy(32))), 0, 0, 0,
-                           draw(st.one_of(st.just(0), _edgy(32))), 0)
-        info += b"".join(struct.pack("<I", draw(_edgy(32))) for _ in range(4))  # masks
+        info = struct.pack("<IiiHHIIiiII", size, width, height, 1, bits & 0xFFFF, compression, 0, 0, 0,
+                           draw(_mostly(st.integers(0, 256), _edgy(32))), 0)
+        masks = draw(_mostly(st.sampled_from([(0xF800, 0x07E0, 0x001F, 0), (0xFF0000, 0xFF00, 0xFF, 0xFF000000),
+                                              (0x3FF00000, 0xFFC00, 0x3FF, 0)]),
+                             st.tuples(_edgy(32), _edgy(32), _edgy(32), _edgy(32))))
+        info += struct.pack("<4I", *masks)
         info = info[:size] if size < len(info) else info + bytes(min(size, 124) - len(info))
-    body = draw(st.binary(max_size=200))
-    offset = draw(st.one_of(st.just(14 + len(info)), _edgy(32)))
+    palette = draw(st.binary(min_size=0, max_size=1024))
+    stride = (abs(width) * (bits & 0xFFFF) + 31) // 32 * 4 if 0 < abs(width) <= 64 and (bits & 0xFFFF) <= 32 else 8
+    body = palette + draw(st.binary(min_size=0, max_size=16)) + bytes(min(stride * min(abs(height), 64), 20000))
+    offset = draw(_mostly(st.just(14 + len(info) + len(palette)), _edgy(32)))
     head = b"BM" + struct.pack("<IHHI", 14 + len(info) + len(body), 0, 0, offset)
     return draw(damaged(head + info + body))
 

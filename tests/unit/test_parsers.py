@@ -18,10 +18,12 @@ from hypothesis import strategies as st
 
 from imgserve import formats
 from imgserve.errors import Problem
-from imgserve.imaging import dc_scans, probe
+from imgserve.imaging import dc_scans, limits, probe
+from imgserve.settings import Settings
 from tests.support import structured
 
 EXAMPLES = int(os.environ.get("IMGSERVE_FUZZ_EXAMPLES", "400"))
+SETTINGS = Settings()
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -43,7 +45,7 @@ def probed(data: bytes) -> probe.Header | None:
 
 
 @pytest.mark.parametrize("kind", structured.FORMATS)
-def test_each_header_reader_returns_a_header_or_raises_value_error_and_probe_a_415(kind: str) -> None:
+def test_each_header_reader_returns_a_header_or_raises_value_error_and_probe_and_inspect_a_4xx(kind: str) -> None:
     @FUZZ
     @given(data=structured.FORMATS[kind]())
     def check(data: bytes) -> None:
@@ -51,7 +53,15 @@ def test_each_header_reader_returns_a_header_or_raises_value_error_and_probe_a_4
             probe.READERS[kind](data)
         except ValueError:
             pass
-        probed(data)
+        header = probed(data)
+        if header is not None:  # and what the decoder would do: the structure walked past the header
+            for shrink in (1, 8):
+                try:
+                    decoding = limits.inspect(data, header, SETTINGS, shrink)
+                except Problem as problem:
+                    assert problem.status in (415, 422), problem
+                    continue
+                assert decoding.bytes > 0 and min(decoding.scratch) >= 0 and decoding.channels in (1, 3, 4)
 
     check()
 
@@ -122,3 +132,19 @@ def test_png_palette_with_16_bits_is_a_415() -> None:
     ihdr = struct.pack(">IIBBBBB", 4, 4, 16, 3, 0, 0, 0)
     data = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
     assert probed(data) is None
+
+
+@pytest.mark.slow
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=structured.any_image(), w=st.sampled_from([None, 16, 300]))
+def test_structured_files_render_or_get_a_4xx(data: bytes, w: int | None) -> None:
+    """The whole render (decoders included) on the same structure-aware files, small enough to be quick."""
+    from imgserve.imaging.pipeline import render
+    from imgserve.options import Options
+
+    try:
+        rendered = render(data, Options(w=w), Settings(max_pixels=4_000_000))
+    except Problem as problem:
+        assert 400 <= problem.status < 500, problem
+        return
+    assert rendered.body and rendered.width >= 1
