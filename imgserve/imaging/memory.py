@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .. import formats
+from . import ops
 from .geometry import Plan
 from .limits import ROWS, Decoding
 from .probe import Header
@@ -157,11 +158,12 @@ def _resize(image: Array, job: Job) -> tuple[Array, list[int]]:
     if image.channels != 4:
         return out, [*_new(out), ROWS * max(image.width, width) * image.channels * 4]
     # ops.resize with alpha: premultiplied (uint16 for 8-bit samples, else float32, with a copy of the
-    # alpha plane for the in-place product), resized, then unpremultiplied in float32 with one-channel
-    # masks, rounded in place and cast back
+    # alpha plane for the in-place product), resized, then unpremultiplied into the result a band of
+    # rows at a time (float32, one-channel masks, rounded in place, cast: the band's size, twice)
     wide = 2 if image.sample == 1 else 4
+    band = out.sized(width, min(height, ops.UNPREMULTIPLY_ROWS), 4, 4).bytes
     return out, [image.pixels * 4 * wide, image.pixels * wide, *_new(out.sized(width, height, 4, wide)),
-                 out.pixels * 4 * 4, out.pixels * 2, out.pixels * 2, *_new(out)]
+                 *_new(out), band, band, band // 2]
 
 
 def _pad(image: Array, job: Job) -> tuple[Array, list[int]]:
