@@ -54,6 +54,7 @@ HEALTH = ("/healthz", "/readyz")  # answered by threads of their own
 HEALTH_THREADS = 2
 ARRIVED = "imgserve.arrived"  # environ: time.monotonic() of the request's first byte
 CLEANUP_SECONDS = 1.0  # how often slow and idle connections are looked for
+SEND_PIECE = 256 * 1024  # bytes waitress hands the kernel per send() (QuietChannel)
 FILES_SPARE = 64  # descriptors kept for originals, logs and the listening socket, past the connections
 
 
@@ -214,6 +215,12 @@ class QuietChannel(HTTPChannel):
 
     task_class = Task
     parser_class = Parser
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # waitress reads what it sends in pieces of the socket's send buffer (4 MB on Linux's loopback):
+        # each worker thread flushing a large body held one such copy. A smaller piece bounds that.
+        self.sendbuf_len = min(self.sendbuf_len, SEND_PIECE)
 
     def writable(self) -> bool:
         if self.will_close or self.close_when_flushed:
