@@ -49,26 +49,30 @@ def probe(data: bytes) -> Header:
         header = READERS[kind](data)
     except (struct.error, IndexError):  # unpack and _byte make these ValueErrors; kept as a safety net
         raise Problem(415, f"the {kind.upper()} header is truncated") from None
+    except Truncated:
+        raise Problem(415, f"the {kind.upper()} header is truncated") from None
     except ValueError as error:
-        if str(error).startswith("truncated"):
-            raise Problem(415, f"the {kind.upper()} header is {error}") from None
         raise Problem(415, f"the {kind.upper()} header is damaged: {error}") from None
     if header.width < 1 or header.height < 1:
         raise Problem(415, f"the {kind.upper()} header declares an empty image ({header.width}x{header.height})")
     return header
 
 
+class Truncated(ValueError):
+    """The data ends (or an offset points) before what a reader needs."""
+
+
 def unpack(fmt: str, data: bytes, at: int) -> tuple:
     """struct.unpack_from that checks `at` first: an offset read from the file may point anywhere
     (2**63 and beyond in a BigTIFF), and only ValueError leaves a reader."""
     if not 0 <= at <= len(data) - struct.calcsize(fmt):
-        raise ValueError(f"truncated: {struct.calcsize(fmt)} bytes wanted at offset {at} of {len(data)}")
+        raise Truncated(f"{struct.calcsize(fmt)} bytes wanted at offset {at} of {len(data)}")
     return struct.unpack_from(fmt, data, at)
 
 
 def _byte(data: bytes, at: int) -> int:
     if not 0 <= at < len(data):
-        raise ValueError(f"truncated at byte {at}")
+        raise Truncated(f"a byte wanted at offset {at} of {len(data)}")
     return data[at]
 
 
@@ -202,7 +206,7 @@ def _bmp(data: bytes) -> Header:
     try:
         info = bmp.read_header(data)
     except struct.error as error:
-        raise ValueError(f"truncated: {error}") from None
+        raise Truncated(str(error)) from None
     return Header("bmp", info.width, info.height, 4 if info.alpha else 3, 8)
 
 
