@@ -17,7 +17,7 @@ slow    B5: 500 connections each trickling a request's head a byte every 5 s, /h
         0.1 s for 15 s: its latencies and failures.
 bodies  B6: 10 clients ask for a cached 201 MB BMP result (8192x8192) and never read: RSS growth.
 fuzz    point 5: every header parser and structure walker on the structure-aware files of
-        tests/support/structured.py, N examples each: examples run, failures.
+        tests/support/structured.py, N examples each, and whole renders of them: examples, failures.
 
 The baseline gets only the flags it knows. Measured on a shared machine: the lead re-runs on a quiet one.
 """
@@ -261,16 +261,29 @@ def fuzz(examples: int) -> None:
                            lambda data: formats.sniff(data) in (None, *formats.FORMATS) or 1 / 0)
     targets["DC-only rewrite"] = (st.one_of(structured.jpeg(), structured.damaged(structured.progressive_jpeg())),
                                   lambda data: dc_scans.dc_only(data))
-    total = 0
-    for name, (strategy, target) in targets.items():
-        count = [0]
-
+    def runner(strategy, target, count: list[int]):
         @config
         @given(strategy)
-        def run(data: bytes, target=target, count=count) -> None:
+        def run(data: bytes) -> None:
             count[0] += 1
             target(data)
 
+        return run
+
+    from imgserve.imaging.pipeline import render
+    from imgserve.options import Options
+
+    def rendered(data: bytes) -> None:
+        try:
+            render(data, Options(w=64), Settings(max_pixels=4_000_000))
+        except Problem as problem:
+            assert 400 <= problem.status < 500, problem
+
+    targets["the whole render, decoders too"] = (structured.any_image(), rendered)
+    total = 0
+    for name, (strategy, target) in targets.items():
+        count = [0]
+        run = runner(strategy, target, count)
         started = time.monotonic()
         try:
             run()

@@ -22,7 +22,7 @@ from imgserve.imaging import dc_scans, limits, probe
 from imgserve.settings import Settings
 from tests.support import structured
 
-EXAMPLES = int(os.environ.get("IMGSERVE_FUZZ_EXAMPLES", "400"))
+EXAMPLES = int(os.environ.get("IMGSERVE_FUZZ_EXAMPLES", "200"))
 SETTINGS = Settings()
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
