@@ -121,7 +121,7 @@ class RecentFirst:
     """The wait/notify of waitress's task queue, waking the worker that went idle last.
 
     waitress's threads wait on a threading.Condition, which wakes the one that has waited longest:
-    with a hundred threads (one per connection, see admission.py), every request ran on the thread
+    with a hundred threads (one per connection, as they were then), every request ran on the thread
     that had been idle the longest, its stack and malloc caches cold, and the kernel had no recent
     CPU to place it on. Waking the most recent idler keeps a few warm threads doing the work.
     Measured with the same servers alternated (8 s each, 4 rounds), one client: BMP to 1024 px PNG

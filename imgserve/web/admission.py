@@ -1,11 +1,11 @@
 """Backpressure: a bounded number of renders in flight and a bounded queue; past that, 503 at once.
 
 waitress queues requests without limit behind its worker threads, and a render holds its thread
-until it finishes, so with few threads a health check or a 304 waits behind decodes. `imgserve
-serve` therefore gives waitress one thread per allowed connection (waitress serves one request per
-connection at a time, so its own queue stays empty) and the limit lives here instead: renders take
-a slot, at most `limit` run, at most `queue` wait (each for at most `wait` seconds), and everything
-past that is refused immediately with `Retry-After`. Requests that need no decoding never wait.
+until it finishes, so with too few threads a 304 waits behind decodes. The limit lives here
+instead: renders take a slot, at most `limit` run, at most `queue` wait (each for at most `wait`
+seconds), and everything past that is refused immediately with `Retry-After`; `imgserve serve`
+gives waitress a thread for each slot and queue place and more for requests that need no decoding,
+which never wait here (and health checks have threads of their own: server/runner.py).
 Each render also reserves the memory its image needs (estimated from the header before decoding)
 from one budget, and each response body counts in the same budget while connections send it, so
 memory is bounded by that budget under any mix of sizes and of clients that read slowly.
