@@ -67,9 +67,10 @@ def serve(**flags: Any) -> None:
 
     settings = load_settings(flags)
     try:
-        serve(settings)
+        code = serve(settings)
     except SettingsError as error:  # found while starting: a preset, the manifest's rows, the port
         raise StartupError(str(error)) from None
+    sys.exit(code)
 
 
 @main.command()
@@ -77,15 +78,14 @@ def serve(**flags: Any) -> None:
 @click.option("--key", default=None, help="key to sign with [default: the first of IMGSERVE_SIGNING_KEYS]")
 def sign(url: str, key: str | None) -> None:
     """Print URL (a path and query, e.g. '/image/x.jpg?w=300') with its signature `s` added. Spaces and
-    other characters a URL cannot hold are percent-encoded (UTF-8); %XX escapes are kept as they are."""
-    from urllib.parse import quote
-
+    other characters a URL cannot hold are percent-encoded (UTF-8); %XX escapes are decoded once, as the
+    server will decode them."""
     from .signing import sign_url
 
     keys = load_settings({**NO_ROOT, "signing_keys": key}).signing_keys  # the server's own rules for keys
     if not keys:
         raise click.UsageError("no key: pass --key or set IMGSERVE_SIGNING_KEYS")
-    click.echo(sign_url(quote(url, safe="/?&=%:@!$'()*+,;~#"), keys[0]))
+    click.echo(sign_url(url, keys[0]))
 
 
 @main.command()
@@ -184,7 +184,8 @@ def show_options(markdown: bool, update: Path | None) -> None:
 
 
 OPTION_FLAGS = {"w": "width", "h": "height", "q": "quality"}  # every other URL option keeps its name
-LIMITS = ("max_pixels", "max_dimension", "max_source_bytes", "max_animation_pixels", "png_effort")
+LIMITS = ("max_pixels", "max_dimension", "max_source_bytes", "max_animation_pixels", "max_scans", "max_metadata_bytes",
+          "png_effort")
 
 
 def option_flags(command: Callable) -> Callable:

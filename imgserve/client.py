@@ -57,9 +57,10 @@ class Client:
         self.timeout = timeout
         self.session = session or requests.Session()
 
-    def get(self, id: str, *, as_array: bool = False, **options: Any) -> bytes | np.ndarray:
-        """An original from the server's root, processed: `get("a.jpg", w=300, format="webp")`."""
-        return self._image(self._send("GET", "/image/" + quote(id, safe="/"), options), as_array)
+    def get(self, id: str | bytes, *, as_array: bool = False, **options: Any) -> bytes | np.ndarray:
+        """An original from the server's root, processed: `get("a.jpg", w=300, format="webp")`. The id
+        is sent byte for byte (text as UTF-8; bytes, or a name from os.listdir, as they are)."""
+        return self._image(self._send("GET", _path("/image/", id), options), as_array)
 
     def process(self, image: bytes | np.ndarray, *, as_array: bool = False, **options: Any) -> bytes | np.ndarray:
         """`image` (encoded bytes, or a BGR/BGRA/gray uint8/uint16 array, sent as PNG) processed by the server."""
@@ -76,18 +77,18 @@ class Client:
         """A remote image the server may read (IMGSERVE_REMOTE_ALLOW), processed."""
         return self._image(self._send("GET", "/fetch", {"url": url, **options}), as_array)
 
-    def info(self, id: str, *, placeholder: bool = False) -> dict[str, Any]:
+    def info(self, id: str | bytes, *, placeholder: bool = False) -> dict[str, Any]:
         """Facts about an original: width, height, channels, bit depth, format, bytes, modified, ...;
         with `placeholder=True` also its placeholder (dominant colour, BlurHash, LQIP), which costs a decode."""
         params = {"placeholder": "1"} if placeholder else {}
-        return self._send("GET", "/info/" + quote(id, safe="/"), params).json()
+        return self._send("GET", _path("/info/", id), params).json()
 
-    def srcset(self, id: str, *, widths: list[int] | None = None, sizes: str | None = None, alt: str | None = None,
-               **options: Any) -> dict[str, Any]:
+    def srcset(self, id: str | bytes, *, widths: list[int] | None = None, sizes: str | None = None,
+               alt: str | None = None, **options: Any) -> dict[str, Any]:
         """The responsive markup for an original (`["html"]`: a ready <picture>) and its parts:
         `srcset("a.jpg", widths=[320, 640], sizes="50vw", fit="cover", w=640, h=480)`."""
         params = {"widths": ",".join(map(str, widths)) if widths else None, "sizes": sizes, "alt": alt, **options}
-        response = self._send("GET", "/srcset/" + quote(id, safe="/"), params, headers={"Accept": "application/json"})
+        response = self._send("GET", _path("/srcset/", id), params, headers={"Accept": "application/json"})
         return response.json()
 
     def url(self, path: str, params: dict[str, Any]) -> str:
@@ -117,3 +118,9 @@ class Client:
         return decode_array(response.content) if as_array else response.content
 
 
+
+
+def _path(prefix: str, id: str | bytes) -> str:
+    """`prefix` and the id percent-encoded: every byte but `/` and the unreserved characters escaped,
+    so the server decodes exactly the id's bytes (and signing.sign_url signs exactly those)."""
+    return prefix + quote(id if isinstance(id, bytes) else id.encode("utf-8", "surrogateescape"), safe="/")

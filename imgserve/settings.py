@@ -156,6 +156,7 @@ def setting(group: str, default: Any, parse: Callable[[str], Any], help: str, *,
 
 
 MiB = 1024 * 1024
+SPARE_THREADS = 32  # threads for requests that do not render: cache hits, 304s, /info, /metrics
 # The groups of the table, in order: `imgserve settings` and docs/settings.md list the settings under these.
 GROUPS = {
     "http": "HTTP: where the server listens and how many connections it takes",
@@ -172,10 +173,19 @@ GROUPS = {
 class Settings:
     host: str = setting("http", "127.0.0.1", _text, "address `imgserve serve` listens on")
     port: int = setting("http", 8080, _int(0, 65535), "port `imgserve serve` listens on")
-    max_connections: int = setting("http", 100, _int(1, 10000), "open connections waitress accepts; past "
-                                   "that, new ones wait in the kernel's backlog")
-    threads: int = setting("http", 0, _int(0, 10000), "waitress worker threads; 0: one per connection, so no "
-                           "request ever queues inside waitress")
+    max_connections: int = setting("http", 1000, _int(1, 100000), "open connections waitress accepts; past "
+                                   "that, new ones wait in the kernel's backlog. A connection costs a socket, not "
+                                   "a thread, until its request has fully arrived")
+    threads: int = setting("http", 0, _int(0, 10000), "waitress worker threads; 0: one per render slot, queue "
+                           "place and remote download, plus 32 for cheap requests (health checks have 2 more of "
+                           "their own)")
+    header_timeout: float = setting("http", 10.0, _number(0.1, 3600), "seconds a client may take to send a "
+                                    "request's line and headers, from its first byte; then 408 and the connection "
+                                    "closes")
+    body_min_rate: int = setting("http", 10240, _int(0), "slowest average rate, in bytes a second, at which a "
+                                 "request body may arrive (checked once it has taken HEADER_TIMEOUT); then 408")
+    idle_timeout: float = setting("http", 30.0, _number(1, 3600), "seconds a connection may stay open with "
+                                  "nothing sent either way (a kept-alive one, or a client not reading its response)")
     shutdown_timeout: float = setting("http", 10.0, _number(0, 3600), "seconds `imgserve serve` waits for "
                                       "requests in progress after SIGTERM")
     client_hints: bool = setting("http", False, _flag, "1: size images by the browser's client hints (Sec-CH-DPR, "
@@ -211,6 +221,10 @@ class Settings:
     max_pixels: int = setting("limits", 100_000_000, _int(1), "largest source (width x height) that will be decoded")
     max_animation_pixels: int = setting("limits", 100_000_000, _int(1), "frames x width x height an animated "
                                         "source may need decoded (every frame, or up to frame=<n>); past it, 422")
+    max_scans: int = setting("limits", 100, _int(1, 100000), "most scans a progressive JPEG may have (each is a "
+                             "pass over the whole image; real ones have about 10); past that, 422")
+    max_metadata_bytes: int = setting("limits", 16 * MiB, _int(0), "most bytes a PNG's compressed metadata "
+                                      "(text, ICC profile) may inflate to, all chunks together; past that, 422")
     max_source_bytes: int = setting("limits", 128 * MiB, _int(1), "largest original, in bytes, that will be read")
     max_body_bytes: int = setting("limits", 32 * MiB, _int(1), "largest request body (POST /process) that will be "
                                   "read, in bytes")
@@ -277,7 +291,8 @@ class Settings:
             values[f.name] = raw
         settings = replace(cls(), **values)
         if not settings.threads:
-            settings = replace(settings, threads=settings.max_connections)
+            settings = replace(settings, threads=settings.max_in_flight + settings.max_queue
+                               + settings.remote_max_downloads + SPARE_THREADS)
         for name, why in settings.unusable().items():
             invalid.setdefault(name, (getattr(settings, name), why))
         return settings, invalid

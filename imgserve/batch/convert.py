@@ -43,7 +43,8 @@ from ..sources.folder import EXTENSIONS, Folder, within
 log = logging.getLogger(__name__)
 
 CONVERTED, SKIPPED, FAILED = "converted", "skipped", "failed"
-TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}\.imgserve-part")  # `.<name>.<random>.imgserve-part`
+TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}\.imgserve-part", re.DOTALL)  # `.<name>.<random>.imgserve-part`
+PART = ".{}.imgserve-part"  # after the name (cut to fit NAME_MAX) and 8 hex digits
 IN_FLIGHT_PER_WORKER = 2  # tasks queued per worker: enough to keep it busy, few to cancel on Ctrl-C
 STOP_CHECK_SECONDS = 0.2  # how soon a stop request is noticed while every worker is busy
 
@@ -55,6 +56,8 @@ class Limits:
     max_dimension: int
     max_source_bytes: int
     max_animation_pixels: int
+    max_scans: int
+    max_metadata_bytes: int
     png_effort: str = "default"
 
     @classmethod
@@ -102,17 +105,35 @@ def plan(job: Conversion) -> Iterator[Task | Outcome]:
     Hidden files and folders are not inputs (the server never serves them either). Files without an
     image extension are skipped, not failed: archives hold sidecar files (Thumbs.db, index.txt) and
     they say nothing about the images. A file with an image extension is read and its format decided
-    from its bytes, so garbage named .bmp fails with the decoder's reason."""
-    for folder, dirs, files in os.walk(job.src):
+    from its bytes, so garbage named .bmp fails with the decoder's reason. A folder that cannot be
+    listed fails, so that no file goes unreported. Names are whatever the filesystem holds (bytes
+    that are not UTF-8 arrive as surrogates and go back to the same bytes)."""
+    unlisted: list[OSError] = []
+    for folder, dirs, files in os.walk(job.src, onerror=unlisted.append):
+        while unlisted:
+            error = unlisted.pop()
+            yield _decided(job, Path(error.filename), "", FAILED, f"cannot list the folder: {error.strerror}")
         here = Path(folder)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in [d for d in dirs if (here / d).is_symlink()]:
-            dirs.remove(name)
-            yield _decided(job, here / name, "", SKIPPED, "a symlinked folder; folders are not followed")
+        for name in list(dirs):
+            try:
+                linked = (here / name).is_symlink()
+            except OSError as error:  # a path past PATH_MAX, say
+                linked, reason = True, f"cannot read: {error.strerror}"
+            else:
+                reason = "a symlinked folder; folders are not followed"
+            if linked:
+                dirs.remove(name)
+                yield _decided(job, here / name, "", SKIPPED if reason.startswith("a symlinked") else FAILED, reason)
         _sweep(job.dst / here.relative_to(job.src))
         taken: dict[str, str] = {}
         for name in sorted(f for f in files if not f.startswith(".")):
-            yield _plan_file(job, here / name, taken)
+            try:
+                yield _plan_file(job, here / name, taken)
+            except OSError as error:
+                yield _decided(job, here / name, "", FAILED, f"cannot read: {error.strerror}")
+    for error in unlisted:
+        yield _decided(job, Path(error.filename), "", FAILED, f"cannot list the folder: {error.strerror}")
 
 
 def _plan_file(job: Conversion, path: Path, taken: dict[str, str]) -> Task | Outcome:
@@ -122,6 +143,10 @@ def _plan_file(job: Conversion, path: Path, taken: dict[str, str]) -> Task | Out
     if path.is_symlink() and not within(path.resolve(), job.src.resolve()):
         return _decided(job, path, "", SKIPPED, "a symlink leading outside SRC (or to a hidden file)")
     output = Path(relative).with_suffix(job.extension).as_posix()
+    longest = name_max(job.dst)
+    if len(os.fsencode(Path(output).name)) > longest:
+        return _decided(job, path, output, FAILED, f"the output's name would be {len(os.fsencode(Path(output).name))} "
+                                                   f"bytes, more than the {longest} a name may have; rename the input")
     if output in taken:
         return _decided(job, path, output, FAILED, f"{taken[output]} already converts to {output}; rename one")
     taken[output] = relative
@@ -160,7 +185,7 @@ def convert_file(job: Conversion, task: Task) -> Outcome:
     started = time.perf_counter()
     size, written = task.size, 0
     try:
-        with Folder(job.src).open(task.input) as original:  # the server's rules: no FIFO, no symlink out
+        with Folder(job.src).open_listed(task.input) as original:  # no FIFO, no symlink out
             size = original.size
             data = original.read(job.limits.max_source_bytes)
         body = render(data, job.options, job.limits, overlay=overlay(job)).body
@@ -199,7 +224,7 @@ def write_atomically(target: Path, body: bytes) -> None:
     temporary beside it (same filesystem, so the rename is atomic), are fsynced (else a crash soon
     after the rename can leave an empty file on ext4/XFS), then renamed over it."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.imgserve-part")
+    temporary = target.with_name(temporary_name(target.name, name_max(target.parent)))
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)  # 0o666: umask applies
     try:
         with os.fdopen(fd, "wb") as file:
@@ -211,6 +236,22 @@ def write_atomically(target: Path, body: bytes) -> None:
         with suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def temporary_name(name: str, longest: int = 255) -> str:
+    """`.<name>.<8 hex digits>.imgserve-part`, with `name` cut (at a byte) so that the whole stays
+    within `longest` bytes: a final name of 240 bytes is fine, its temporary must be too."""
+    suffix = PART.format(secrets.token_hex(4))
+    room = longest - 1 - len(suffix)
+    return "." + os.fsdecode(os.fsencode(name)[:room]) + suffix
+
+
+def name_max(folder: Path) -> int:
+    """The longest file name, in bytes, the filesystem of `folder` (or of its nearest existing parent) takes."""
+    for candidate in (folder, *folder.parents):
+        with suppress(OSError, ValueError):
+            return os.pathconf(candidate, "PC_NAME_MAX")
+    return 255
 
 
 # -- running: one loop for a local pool and a Dask cluster -------------------------------------------

@@ -3,6 +3,11 @@
 The report lists every input with its outcome, one row as each file finishes (flushed), so even the
 report of an interrupted run says exactly which outputs exist. CSV for spreadsheets, JSON lines for
 scripts (`jq`), chosen by the file's extension.
+
+File names may hold anything but `/` and NUL: bytes that are not UTF-8, newlines, escape sequences
+that would repaint a terminal, right-to-left overrides. Everything written about a file, on the
+terminal and in the report, goes through `escaped`: one line per row, nothing a terminal acts on,
+and the exact bytes recoverable (docs/limits.md gives the rule).
 """
 
 from __future__ import annotations
@@ -19,6 +24,31 @@ from tqdm import tqdm
 from .convert import FAILED, Outcome, Task
 
 FIELDS = [f.name for f in fields(Outcome)]
+TEXT_FIELDS = ("input", "output", "reason")
+_SHORT = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escaped(text: str) -> str:
+    """`text` with a backslash doubled, `\\n` `\\r` `\\t` for those, `\\xNN` for other ASCII control
+    characters (NN < 80) and for a byte that is not UTF-8 (NN >= 80: carried as a surrogate, as
+    os.fsdecode does), `\\uNNNN` for any other unprintable character (C1 controls, U+202E and other
+    format characters, separators); the rest as is, so a name in UTF-8 reads as itself."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in _SHORT:
+            out.append(_SHORT[char])
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif char.isprintable():
+            out.append(char)
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
 KINDS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 
 
@@ -42,6 +72,8 @@ class ReportFile:
     def write(self, outcome: Outcome) -> None:
         row = asdict(outcome)
         row["seconds"] = round(row["seconds"], 4)
+        for name in TEXT_FIELDS:
+            row[name] = escaped(row[name])
         if self.kind == "csv":
             self.csv.writerow(row)
         else:
@@ -72,7 +104,7 @@ class Progress:
     def update(self, outcome: Outcome) -> None:
         if outcome.outcome == FAILED:
             self.failed += 1
-            message = f"failed: {outcome.input}: {outcome.reason}"
+            message = f"failed: {escaped(outcome.input)}: {escaped(outcome.reason)}"
             if self.bar is not None:
                 self.bar.write(message, file=self.stream)
             else:

@@ -83,6 +83,8 @@ def _full_components(data: bytes, at: int) -> dict[int, int]:
     component's IDCT grows while both sampling ratios stay divisible by twice its size)."""
     height, width, count = struct.unpack_from(">HHB", data, at + 5)
     frames = [struct.unpack_from(">BB", data, at + 10 + 3 * i) for i in range(count)]
+    if any(not (1 <= sampling >> 4 <= 4 and 1 <= sampling & 0x0F <= 4) for _, sampling in frames):
+        raise ValueError("sampling factors must be 1 to 4")  # 0 would divide by zero below
     h_max = max(sampling >> 4 for _, sampling in frames)
     v_max = max(sampling & 0x0F for _, sampling in frames)
     blocks = {}

@@ -50,18 +50,6 @@ def check_pixels(header: Header, max_pixels: int) -> None:
                            f"this server decodes at most {max_pixels}")
 
 
-def working_bytes(header: Header, shrink: int, output: tuple[int, int]) -> int:
-    """Memory one render needs, from the header: the decoded image twice (decode, then a rotated or
-    cropped copy), three times with alpha (premultiplying doubles it), plus the output twice (its
-    array and its encoding)."""
-    channels = {1: 1, 2: 4, 3: 3, 4: 4}[header.channels]
-    sample = 1 if header.bit_depth <= 8 else 2 if header.bit_depth <= 16 else 4
-    decoded = -(-header.width // shrink) * -(-header.height // shrink) * channels * sample
-    coefficients = header.width * header.height * channels * 2 if header.progressive else 0  # libjpeg keeps
-    # every DCT coefficient of a progressive JPEG until the last scan, whatever the scale of the output
-    return (3 if channels == 4 else 2) * decoded + coefficients + 2 * output[0] * output[1] * 4 * sample
-
-
 def decode(data: bytes, header: Header, *, shrink: int = 1) -> np.ndarray:
     """Pixels as a viewer shows them (EXIF orientation applied), JPEG at 1/`shrink` of its size."""
     if header.format == "bmp":

@@ -12,7 +12,8 @@ redacted source. Filters come after the resize so that their strength is in outp
 cost is paid on the small image. So does the conversion from an embedded profile to sRGB, but before
 padding and flattening (`bg` is an sRGB colour) and grayscale; when the resize enlarges, it runs
 before it instead, on the smaller image. The overlay comes last, on top of everything. A new step is
-one function in ops.py (pure ndarray -> ndarray) and one entry here.
+one function in ops.py (pure ndarray -> ndarray) and one entry here, with the memory it takes in
+memory.STEP_COSTS.
 
 An animated source whose output format can hold animation runs the steps on every frame, decoded
 one at a time (imaging/animation.py), and keeps its timing and loop count.
@@ -31,7 +32,7 @@ import numpy as np
 from .. import formats
 from ..errors import Problem, bad_option
 from ..options import FACE, GRAVITIES
-from . import animation, attention, colour, decode, encode, faces, geometry, icc, ops
+from . import animation, attention, colour, decode, encode, faces, geometry, icc, limits, memory, ops
 from .probe import Header, probe
 
 if TYPE_CHECKING:
@@ -176,12 +177,14 @@ STEPS: tuple[tuple[str, Step], ...] = (
 )
 
 
-def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline: float | None = None,
+def render(data: bytes | np.ndarray, options: Any, settings: Settings,
+           deadline: float | Callable[[], float] | None = None,
            reserve: Callable[[int], AbstractContextManager] = lambda nbytes: nullcontext(),
            overlay: np.ndarray | None = None) -> Rendered:
     """Encoded bytes in, encoded bytes out. `data` may also be a BGR(A) image already drawn in memory
     (a placeholder), which has no header to probe and nothing to decode, and counts as a PNG source.
-    `deadline` (time.monotonic()) is checked after decoding and after every step: a single OpenCV
+    `deadline` (time.monotonic(), or a function giving it: a shutdown may bring it forward) is checked
+    after decoding and after every step: a single OpenCV
     call cannot be interrupted, but the input limits keep each one bounded. `reserve` is held, with the
     memory the image needs, from decoding to encoding (web.admission.Admission.reserve). `overlay` is
     the decoded image `options.overlay` names, composed on top."""
@@ -201,10 +204,15 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
     convert, embed = _colour_plan(profile, header, options, format)
     job = Job(options, plan, header, settings, data, profile, overlay, convert,
               colour_first=_pixels_before_resize(header, plan) < plan.resize[0] * plan.resize[1])
-    held = data.nbytes if isinstance(data, np.ndarray) else len(data)
     finest = 1 if options.trim is not None else plan.shrink  # trim may need a finer decode
-    kept = (count - 1) * plan.size[0] * plan.size[1] * 4  # an animation's output frames, BGRA, until encoded
-    with reserve(held + decode.working_bytes(header, finest, plan.size) + kept):
+    if isinstance(data, np.ndarray):
+        decoding = limits.Decoding(header.width, header.height, ops.channels(data), data.dtype.itemsize, ())
+    else:
+        decoding = limits.inspect(data, header, settings, finest)  # 422 for CPU bombs, before decoding
+    held = data.nbytes if isinstance(data, np.ndarray) else len(data)
+    need = memory.working_bytes(decoding, memory.Job(header, plan, options, count, profile, convert,
+                                                     job.colour_first, overlay, timeline.frames > 1), format)
+    with reserve(held + need):
         images = []
         for image in _source(data, header, plan, profile, timeline, first, count):
             if not images:  # an animation's later frames are decoded between steps: counted as processing
@@ -325,7 +333,8 @@ def overlay_pixels(data: bytes, settings: Settings,
     header = probe(data)
     decode.check_pixels(header, settings.max_pixels)
     profile = icc.profile(data, header.format)
-    with reserve(decode.working_bytes(header, 1, (0, 0))):
+    decoding = limits.inspect(data, header, settings)
+    with reserve(memory.decoding_bytes(decoding) + 3 * decoding.bytes):  # and a smaller copy, converted
         image = ops.shrink_to(_decode(data, header, geometry.Plan(None, header.display_size, None), profile),
                               settings.max_dimension)
         if profile is not None and profile.space in ("RGB", "GRAY"):  # composed onto sRGB pixels
@@ -333,7 +342,7 @@ def overlay_pixels(data: bytes, settings: Settings,
         return np.ascontiguousarray(image)
 
 
-def _check(deadline: float | None, stage: str) -> None:
-    if deadline is not None and time.monotonic() > deadline:
+def _check(deadline: float | Callable[[], float] | None, stage: str) -> None:
+    if deadline is not None and time.monotonic() > (deadline() if callable(deadline) else deadline):
         raise Problem(503, f"the image took too long to render (over the limit after {stage}); "
                            "ask for a smaller output or try again", headers={"Retry-After": "1"})

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import ctypes
 
+from ..imaging.memory import HEAP_BLOCK
 from ..settings import MiB
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's malloc.h
-SETTINGS = ((M_ARENA_MAX, 1), (M_MMAP_THRESHOLD, 32 * MiB), (M_TRIM_THRESHOLD, 256 * MiB))
+# The mmap threshold is the one the memory account assumes (imaging/memory.py: blocks under it stay resident).
+SETTINGS = ((M_ARENA_MAX, 1), (M_MMAP_THRESHOLD, HEAP_BLOCK), (M_TRIM_THRESHOLD, 256 * MiB))
 
 
 def tune() -> bool:

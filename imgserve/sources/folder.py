@@ -108,7 +108,7 @@ class Folder:
         except (OSError, RuntimeError):
             return None
         if not within(Path(real), self.root):
-            log.warning("refused %s: it resolves to %s, outside the root or hidden", path, real)
+            log.warning("refused %r: it resolves to %r, outside the root or hidden", path, real)
             return None
         return real
 
@@ -148,11 +148,30 @@ class Folder:
 
     @contextmanager
     def open(self, id: str) -> Iterator[Original]:
-        path = self.locate(id)
+        with self._opened(self.locate(id), id) as original:
+            yield original
+
+    @contextmanager
+    def open_listed(self, relative: str) -> Iterator[Original]:
+        """A file found by walking the root (`imgserve convert`): `relative` is a name the filesystem
+        gave, `/`-separated, so any byte but NUL and `/` may be in it (a backslash, a newline, bytes
+        that are not UTF-8) and only the rules about where it leads apply: not hidden, inside the root
+        after symlinks, a regular file."""
+        parts = relative.split("/")
+        if any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+            raise _not_found(relative)
+        path = self._resolve(parts)
+        if path is None:
+            raise _not_found(relative)
+        with self._opened(path, relative) as original:
+            yield original
+
+    @contextmanager
+    def _opened(self, path: str, id: str) -> Iterator[Original]:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
         except PermissionError:
-            log.error("cannot read %s: permission denied", path)
+            log.error("cannot read %r: permission denied", path)
             raise Problem(403, f"the original {id!r} exists but the server may not read it") from None
         except OSError:
             raise _not_found(id) from None

@@ -1,13 +1,14 @@
 """Backpressure: a bounded number of renders in flight and a bounded queue; past that, 503 at once.
 
 waitress queues requests without limit behind its worker threads, and a render holds its thread
-until it finishes, so with few threads a health check or a 304 waits behind decodes. `imgserve
-serve` therefore gives waitress one thread per allowed connection (waitress serves one request per
-connection at a time, so its own queue stays empty) and the limit lives here instead: renders take
-a slot, at most `limit` run, at most `queue` wait (each for at most `wait` seconds), and everything
-past that is refused immediately with `Retry-After`. Requests that need no decoding never wait.
+until it finishes, so with too few threads a 304 waits behind decodes. The limit lives here
+instead: renders take a slot, at most `limit` run, at most `queue` wait (each for at most `wait`
+seconds), and everything past that is refused immediately with `Retry-After`; `imgserve serve`
+gives waitress a thread for each slot and queue place and more for requests that need no decoding,
+which never wait here (and health checks have threads of their own: server/runner.py).
 Each render also reserves the memory its image needs (estimated from the header before decoding)
-from one budget, so memory is bounded by that budget under any mix of sizes.
+from one budget, and each response body counts in the same budget while connections send it, so
+memory is bounded by that budget under any mix of sizes and of clients that read slowly.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class Admission:
         self.waiting = 0
         self.reserved = 0
         self.shed = 0  # requests refused with 503 since start
+        self.closing = float("inf")  # time.monotonic() after which nothing more waits or renders (stop_at)
+        self._held: dict[int, list] = {}  # id(body) -> [body, connections sending it] (web/bodies.py)
+        self.held = 0  # bytes of response bodies being sent, part of `reserved`
         self.abandoned = 0  # requests dropped from the queue because their client hung up
         # Two conditions on one lock, so that a freed slot wakes one request waiting for a slot, and
         # freed memory only the renders waiting for memory. One condition notified to all woke every
@@ -42,6 +46,23 @@ class Admission:
         self._lock = threading.Lock()
         self._slot_free = threading.Condition(self._lock)
         self._memory_free = threading.Condition(self._lock)
+
+    def stop_at(self, moment: float) -> None:
+        """Shutting down: from `moment` (time.monotonic()), requests still waiting get a 503 and
+        running renders stop at their next deadline check (`deadline`)."""
+        with self._lock:
+            self.closing = moment
+            self._slot_free.notify_all()
+            self._memory_free.notify_all()
+
+    @property
+    def stopped(self) -> bool:
+        return time.monotonic() >= self.closing
+
+    def deadline(self, seconds: float) -> Callable[[], float]:
+        """A render's deadline, `seconds` from now, or the shutdown's if that comes first."""
+        own = time.monotonic() + seconds
+        return lambda: min(own, self.closing)
 
     @property
     def full(self) -> bool:
@@ -56,6 +77,8 @@ class Admission:
         with self._lock:
             if self.in_flight >= self.limit:
                 self._wait_or_refuse(gone)
+            if self.stopped:  # its render would only be stopped after decoding
+                self._refuse("the server is shutting down")
             self.in_flight += 1
         try:
             yield
@@ -74,8 +97,12 @@ class Admission:
             raise Problem(422, f"this image needs about {nbytes // MiB} MiB to process and this server allows "
                                f"{self.memory // MiB} MiB; ask for a smaller source or crop")
         with self._lock:
-            if not self._memory_free.wait_for(lambda: self.reserved + nbytes <= self.memory, timeout=self.wait):
-                self._refuse(f"{self.reserved // MiB} MiB of image memory are in use")
+            until = time.monotonic() + self.wait
+            while self.reserved + nbytes > self.memory:
+                left = min(until, self.closing) - time.monotonic()  # closing may come while waiting
+                if left <= 0:
+                    self._refuse(self._stopping() or f"{self.reserved // MiB} MiB of image memory are in use")
+                self._memory_free.wait(left)
             self.reserved += nbytes
         try:
             yield
@@ -84,6 +111,33 @@ class Admission:
                 self.reserved -= nbytes
                 self._memory_free.notify_all()  # any of them may fit now
 
+    def hold(self, body: bytes) -> Callable[[], None]:
+        """Count `body` in the budget while a connection sends it; returns the function that stops
+        counting it (once per call of hold; the bytes count once however many connections send
+        them). It never waits: the bytes exist already, and it is the renders that wait for them."""
+        with self._lock:
+            entry = self._held.setdefault(id(body), [body, 0])
+            if not entry[1]:
+                self.reserved += len(body)
+                self.held += len(body)
+            entry[1] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if released:
+                    return
+                released = True
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._held[id(body)]
+                    self.reserved -= len(body)
+                    self.held -= len(body)
+                    self._memory_free.notify_all()
+
+        return release
+
     def _wait_or_refuse(self, gone: Callable[[], bool]) -> None:
         if self.full:
             self._refuse(f"{self.in_flight} images are being processed and {self.waiting} are waiting")
@@ -91,9 +145,9 @@ class Admission:
         try:
             deadline = time.monotonic() + self.wait
             while self.in_flight >= self.limit:
-                left = deadline - time.monotonic()
+                left = min(deadline, self.closing) - time.monotonic()  # closing may come while waiting
                 if left <= 0:
-                    self._refuse(f"no processing slot came free within {self.wait:g} s")
+                    self._refuse(self._stopping() or f"no processing slot came free within {self.wait:g} s")
                 self._slot_free.wait(min(left, GONE_CHECK))
                 if gone():
                     self.abandoned += 1
@@ -104,6 +158,9 @@ class Admission:
             raise
         finally:
             self.waiting -= 1
+
+    def _stopping(self) -> str | None:
+        return "the server is shutting down" if self.stopped else None
 
     def _refuse(self, why: str) -> None:
         self.shed += 1

@@ -13,7 +13,6 @@ watermark on every image is decoded once, not once per render.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -25,7 +24,7 @@ from ..errors import Problem, bad_option
 from ..imaging.pipeline import Rendered, overlay_pixels, render
 from ..options import OPTIONS, Options, parse
 from ..sources import Original
-from . import hints
+from . import bodies, hints
 from .caching import etag
 from .conditional import caching_headers, fresh, not_modified
 from .service import service
@@ -127,7 +126,7 @@ def produce(key: str, read, options: Options, read_overlay=None) -> Rendered:
     in a processing slot, with the memory it needs reserved and a deadline. `read_overlay` is
     (identity, read) of the overlay's original: decoded once, then kept in the overlay cache."""
     svc = service()
-    deadline = time.monotonic() + svc.settings.render_timeout
+    deadline = svc.admission.deadline(svc.settings.render_timeout)
     gone = request.environ.get("waitress.client_disconnected", lambda: False)
 
     def make() -> Rendered:
@@ -137,7 +136,13 @@ def produce(key: str, read, options: Options, read_overlay=None) -> Rendered:
                 identity, load = read_overlay
                 overlay, _ = svc.overlays.fetch(identity, lambda: overlay_pixels(load(), svc.settings,
                                                                                 svc.admission.reserve))
-            rendered = render(read(), options, svc.settings, deadline, svc.admission.reserve, overlay)
+            try:
+                rendered = render(read(), options, svc.settings, deadline, svc.admission.reserve, overlay)
+            except Problem as problem:
+                if problem.status == 503 and svc.admission.stopped:  # its deadline was brought forward
+                    raise Problem(503, "the server is shutting down; retry on another instance",
+                                  headers={"Retry-After": "1"}) from None
+                raise
         svc.metrics.rendered(rendered.seconds)
         return rendered
 
@@ -152,7 +157,7 @@ def request_options(own: tuple[str, ...] = (), *, hinted: bool = False) -> Optio
     `hinted`: client hints fill in dpr and w where the query leaves room (when IMGSERVE_CLIENT_HINTS is on)."""
     settings = service().settings
     params = list(request.args.items(multi=True))
-    signing.verify(request.path, params, settings.signing_keys)
+    signing.verify_request(request.environ, settings.signing_keys)
     args = MultiDict([(name, value) for name, value in params if name not in own]) if own else request.args
     options = parse(args, settings, accept=request.headers.get("Accept", ""))
     if hinted and settings.client_hints:
@@ -161,5 +166,9 @@ def request_options(own: tuple[str, ...] = (), *, hinted: bool = False) -> Optio
 
 
 def image_response(rendered: Rendered, headers: Mapping[str, str]) -> Response:
-    return Response(rendered.body, headers={**headers, "X-Content-Type-Options": "nosniff"},
-                    content_type=rendered.mime_type)
+    """The image, sent without a copy per connection and held in the memory budget (bodies.py)."""
+    response = Response(bodies.body(request.environ, rendered.body, service().admission.hold),
+                        headers={**headers, "X-Content-Type-Options": "nosniff"}, content_type=rendered.mime_type,
+                        direct_passthrough=True)
+    response.content_length = len(rendered.body)
+    return response

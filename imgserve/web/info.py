@@ -24,7 +24,7 @@ def info(id: str) -> Response:
     """Signed like /image when signing is on: otherwise it would tell anyone which ids exist, which
     signing otherwise keeps to those given a URL."""
     svc = service()
-    signing.verify(request.path, list(request.args.items(multi=True)), svc.settings.signing_keys)
+    signing.verify_request(request.environ, svc.settings.signing_keys)
     for name in request.args:
         if name not in (SIGNATURE, PLACEHOLDER):
             raise bad_option(name, "/info takes no options but placeholder=1")

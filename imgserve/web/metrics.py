@@ -81,8 +81,10 @@ class ServiceCollector:
             (GaugeMetricFamily, "imgserve_images_waiting", "Requests waiting for a processing slot",
              admission.waiting),
             (GaugeMetricFamily, "imgserve_images_waiting_limit", "Queue places (IMGSERVE_MAX_QUEUE)", admission.queue),
-            (GaugeMetricFamily, "imgserve_image_memory_reserved_bytes", "Pixel memory reserved by renders now",
-             admission.reserved),
+            (GaugeMetricFamily, "imgserve_image_memory_reserved_bytes", "Memory reserved now: by renders, and by "
+             "response bodies being sent", admission.reserved),
+            (GaugeMetricFamily, "imgserve_response_memory_held_bytes", "Response bodies being sent, counted once "
+             "each (part of the reserved memory)", admission.held),
             (GaugeMetricFamily, "imgserve_image_memory_limit_bytes", "The render memory budget (IMGSERVE_MAX_MEMORY)",
              admission.memory),
             (CounterMetricFamily, "imgserve_requests_shed", "Renders refused with 503: slots and queue were full",

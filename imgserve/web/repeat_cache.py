@@ -28,7 +28,7 @@ from cachetools import LRUCache
 
 from ..options import negotiate
 from ..sources.folder import Original
-from . import hints
+from . import bodies, hints
 from .conditional import NOT_MODIFIED_HEADERS, fresh
 
 REMEMBER_SECONDS = 5.0
@@ -98,7 +98,7 @@ class RepeatCache:
         head = environ["REQUEST_METHOD"] == "HEAD"
         self.service.account(environ, ENDPOINT, 200, 0 if head else len(rendered.body),
                              time.perf_counter() - started, cache_hit=True, format=known.format)
-        return [] if head else [rendered.body]
+        return [] if head else bodies.body(environ, rendered.body, self.service.admission.hold)
 
     def _still_true(self, found: tuple) -> Known | None:
         """The remembered answer for this URL, if it is recent and none of its files has changed."""

@@ -164,7 +164,7 @@ def photos(folder: Path, count: int, width: int, height: int) -> list[Path]:
 def test_second_run_skips_what_is_up_to_date_and_is_much_faster(tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     inputs = photos(src, 12, 640, 480)
-    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27, 10**8))
+    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27, 10**8, 100, 2**24))
 
     started = time.perf_counter()
     first = batch.convert(job, workers=2)
@@ -184,7 +184,7 @@ def test_second_run_skips_what_is_up_to_date_and_is_much_faster(tmp_path: Path) 
 def test_a_failing_write_leaves_the_old_output_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     inputs = photos(src, 3, 64, 48)
-    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27, 10**8))
+    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27, 10**8, 100, 2**24))
     assert batch.convert(job, workers=2).converted == 3
     old = (dst / "0" / "photo-000.png").read_bytes()
     (dst / "0" / "photo-001.png").unlink()
@@ -424,3 +424,81 @@ def test_convert_takes_the_new_options_and_composes_the_overlay_under_src(tmp_pa
     missing = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "o2"), "--format", "png",
                                         "--overlay", "nothing.png"])
     assert missing.exit_code == 2 and "--overlay" in missing.output
+
+
+# Issue #19, rows B8, W1, W2: names the filesystem allows, but not UTF-8, URLs or a terminal.
+ODD_NAMES = [b"caf\xe9.bmp", b"back\\slash.bmp", b"cr\rname.bmp", b"lf\nname.bmp", b"tab\tname.bmp",
+             b"esc\x1b[31mred.bmp", "\u202eevil.bmp".encode(), b"x" * 240 + b".bmp", b"y" * 251 + b".bmp",
+             "sp ace \u00e9\u4e2d.bmp".encode()]
+ODD_BROKEN = b"broken\x1b[2J\xff\n.bmp"
+
+
+@pytest.mark.parametrize("report", ["report.csv", "report.jsonl"])
+def test_any_name_the_filesystem_allows_is_converted_and_reported_escaped(tmp_path: Path, report: str) -> None:
+    from imgserve.batch.report import escaped
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "sub\nfolder").mkdir(parents=True)
+    inputs = {}
+    for number, name in enumerate(ODD_NAMES):
+        folder = os.fsencode(src / ("sub\nfolder" if number % 3 == 0 else ""))
+        data = bmp_factory.write("info-24", 9 + number, 7, seed=number)
+        with open(os.path.join(folder, name), "wb") as file:
+            file.write(data)
+        inputs[os.path.relpath(os.path.join(folder, name), os.fsencode(src))] = data
+    with open(os.path.join(os.fsencode(src), ODD_BROKEN), "wb") as file:
+        file.write(b"not a bitmap")
+    code, out, err = convert(src, dst, "--format", "png", "--report", str(tmp_path / report), "--quiet")
+    assert code == 1, err  # the broken one; nothing else
+    for relative, data in inputs.items():
+        output = os.path.join(os.fsencode(dst), relative[:-4] + b".png")
+        with open(output, "rb") as file:
+            assert np.array_equal(decode(file.read()), reference(data)), relative
+    assert [p for p in dst.rglob("*") if "imgserve-part" in p.name] == []
+    rows = read_report(tmp_path / report)
+    expected = {escaped(os.fsdecode(name)) for name in [*inputs, ODD_BROKEN]}
+    assert set(rows) == expected and all(rows[escaped(os.fsdecode(n))]["outcome"] == "converted" for n in inputs)
+    raw = (tmp_path / report).read_bytes()
+    assert b"\x1b" not in raw and b"\r" not in raw.replace(b"\r\n", b"") and raw.count(b"\n") == len(expected) + (
+        report.endswith(".csv"))
+    assert "\x1b" not in err and err.count("\n") == 1 and err.startswith("failed: broken\\x1b[2J\\xff\\n.bmp: 415")
+    assert "sub\\nfolder/caf\\xe9.bmp" in rows and "back\\\\slash.bmp" in rows
+
+
+def test_an_output_name_longer_than_the_filesystem_allows_fails_alone(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / ("y" * 251 + ".bmp")).write_bytes(bmp_factory.write("info-24", 8, 8))  # 255 bytes: .webp makes 256
+    (src / "ok.bmp").write_bytes(bmp_factory.write("info-24", 8, 8))
+    code, _, err = convert(src, tmp_path / "dst", "--format", "webp", "--quiet")
+    assert code == 1 and "would be 256 bytes, more than the 255 a name may have" in err
+    assert (tmp_path / "dst" / "ok.webp").is_file()
+
+
+def test_temporary_names_fit_in_name_max() -> None:
+    for name in ("a.png", "é" * 127 + ".png", "x" * 251 + ".png", os.fsdecode(b"\xff" * 251 + b".png")):
+        temporary = batch.temporary_name(name)
+        assert len(os.fsencode(temporary)) <= 255 and batch.TEMPORARY.fullmatch(temporary)
+    assert batch.TEMPORARY.fullmatch(batch.temporary_name("a\nb.png"))  # swept like any other
+
+
+def test_a_folder_that_cannot_be_listed_is_reported(tmp_path: Path) -> None:
+    """Folders nested past PATH_MAX (4096 bytes) exist, but os.walk cannot list them: it skipped
+    them silently. (Made with dir_fd, one level at a time, as only that can.)"""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "b.bmp").write_bytes(bmp_factory.write("info-24", 8, 8))
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        for _ in range(20):
+            os.mkdir("d" * 250, dir_fd=fd)
+            deeper = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = deeper
+        with open(os.open("deep.bmp", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as file:
+            file.write(bmp_factory.write("info-24", 8, 8))
+    finally:
+        os.close(fd)
+    code, _, err = convert(src, tmp_path / "dst", "--format", "png", "--quiet")
+    assert code == 1 and err.count("failed: ") == 1 and ": File name too long" in err
+    assert (tmp_path / "dst" / "b.png").is_file()

@@ -152,10 +152,11 @@ def test_overloaded_server_answers_503_problem_json(root, monkeypatch) -> None:
     assert app.extensions["imgserve"].admission.shed == 1
 
 
-def test_threads_default_to_one_per_connection(tmp_path) -> None:
-    from imgserve.settings import Settings
+def test_threads_default_to_what_can_hold_one_not_to_connections(tmp_path) -> None:
+    from imgserve.settings import SPARE_THREADS, Settings
 
-    assert Settings.load({}, root=str(tmp_path), max_connections="64").threads == 64
+    settings = Settings.load({}, root=str(tmp_path), max_in_flight="3", max_queue="8", remote_max_downloads="4")
+    assert settings.threads == 3 + 8 + 4 + SPARE_THREADS and settings.max_connections == 1000
     assert Settings.load({}, root=str(tmp_path), threads="7").threads == 7
 
 
@@ -204,12 +205,26 @@ def test_images_over_the_memory_budget_are_422_before_decoding(root) -> None:
     assert app.extensions["imgserve"].admission.reserved == 0
 
 
-def test_jpeg_reservations_count_the_shrunk_decode() -> None:
-    from imgserve.imaging.decode import working_bytes
-    from imgserve.imaging.probe import Header
+def _estimate(data: bytes, **options) -> int:
+    from imgserve.imaging import geometry, limits, memory
+    from imgserve.imaging.probe import probe
+    from imgserve.options import Options
+    from imgserve.settings import Settings
 
-    header = Header("jpeg", 4000, 3000, 3, 8)
-    assert working_bytes(header, 8, (300, 225)) < working_bytes(header, 1, (300, 225)) / 40
+    header, options = probe(data), Options(**options)
+    plan = geometry.plan(*header.display_size, options, 8192, shrinkable=header.format == "jpeg")
+    decoding = limits.inspect(data, header, Settings(), plan.shrink)
+    return memory.working_bytes(decoding, memory.Job(header, plan, options), "jpeg")
+
+
+def test_jpeg_reservations_count_the_shrunk_decode() -> None:
+    import numpy as np
+
+    from tests.support.images import encode
+
+    data = encode(np.zeros((3000, 4000, 3), np.uint8), ".jpg")
+    full, shrunk = _estimate(data, w=4000), _estimate(data, w=300)
+    assert full - shrunk >= 2 * 4000 * 3000 * 3 * (1 - 1 / 64)  # the decoded image and its output
 
 
 def test_a_queued_request_whose_client_hung_up_leaves_the_queue() -> None:
@@ -261,8 +276,15 @@ def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path)
 
 
 def test_progressive_jpeg_reservations_count_the_coefficients() -> None:
-    from imgserve.imaging.decode import working_bytes
-    from imgserve.imaging.probe import Header
+    import io
 
-    baseline, progressive = Header("jpeg", 5640, 3172, 3, 8), Header("jpeg", 5640, 3172, 3, 8, progressive=True)
-    assert working_bytes(progressive, 8, (300, 169)) - working_bytes(baseline, 8, (300, 169)) == 5640 * 3172 * 6
+    import numpy as np
+    from PIL import Image
+
+    def jpeg(**kwargs) -> bytes:
+        out = io.BytesIO()
+        Image.fromarray(np.zeros((3172, 5640, 3), np.uint8)).save(out, "JPEG", subsampling=0, **kwargs)
+        return out.getvalue()
+
+    extra = _estimate(jpeg(progressive=True), w=300) - _estimate(jpeg(), w=300)
+    assert extra >= 5640 * 3176 * 3 * 2  # every coefficient of three full-size components, 2 bytes each

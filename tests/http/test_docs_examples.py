@@ -24,7 +24,7 @@ PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 ROW = re.compile(r"^\| `?(" + re.escape(BASE) + r"[^ `|]*)`? \| (.+?) \|$", re.M)
 PROMISE = re.compile(r"(\d+)x(\d+) (grey )?(JPEG|PNG|WebP)")
 # the docs' examples of a 404, of how signing encodes `/image/a b.jpg`, and `/image/...` in prose
-ON_PURPOSE = {"nope.jpg", "../setup.cfg", "a", "a b.jpg", "..."}
+ON_PURPOSE = {"nope.jpg", "../setup.cfg", "a", "a b.jpg", "...", "aA.png", "a%41.png"}  # signing: docs/limits.md
 
 
 def rows() -> list[tuple[str, str, str]]:

@@ -1,5 +1,11 @@
+import io
+import os
+import sys
+
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from imgserve import create_app
 from imgserve.cli import main
@@ -13,7 +19,8 @@ KEY, OLD = "k" * 32, "old-key-0123456789"
 def test_canonical_string_is_language_neutral() -> None:
     assert canonical("/image/a b.jpg", [("w", "300"), ("fit", "cover"), ("s", "x")]) == \
         "/image/a%20b.jpg?fit=cover&w=300"
-    assert canonical("/image/a%20b.jpg", [("text", "a&b=c")]) == "/image/a%20b.jpg?text=a%26b%3Dc"
+    assert canonical("/image/a%20b.jpg", [("text", "a&b=c")]) == "/image/a%2520b.jpg?text=a%26b%3Dc"  # decoded
+    assert canonical(b"/image/\xff~.jpg", [(b"t", b"\xfe+")]) == "/image/%FF~.jpg?t=%FE%2B"
     assert canonical("/image/x", []) == "/image/x?"
 
 
@@ -116,3 +123,96 @@ def test_invalid_presets_stop_start_up(root) -> None:
         create_app({"root": str(root), "presets": "big:w=99999"})
     with pytest.raises(SettingsError, match="IMGSERVE_PRESETS"):
         create_app({"root": str(root), "presets": "no colon here"})
+
+
+# Issue #19, row B7: the path was percent-decoded twice, so a signature for one id served another.
+
+def wsgi_get(app, target: str, routed: bool = False) -> int:
+    """Status of GET `target` (a path and query as sent on the wire) through the real WSGI app, with
+    PATH_INFO and QUERY_STRING made by waitress's own request-line parser."""
+    from waitress.parser import split_uri
+
+    _, _, path, query, _ = split_uri(target.encode("latin-1"))
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": "localhost",
+               "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+               "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
+               "SCRIPT_NAME": ""}
+    if routed:
+        from werkzeug.exceptions import NotFound
+        from werkzeug.routing import RequestRedirect
+
+        try:
+            app.url_map.bind_to_environ(dict(environ)).match()
+        except (NotFound, RequestRedirect):
+            return 0  # werkzeug's router matched no route (`<path:id>` takes no newline, `//` redirects): nothing
+    statuses = []
+    body = app(environ, lambda status, headers, *exc: statuses.append(status))
+    b"".join(body)
+    getattr(body, "close", lambda: None)()
+    return int(statuses[0].split()[0])
+
+
+@pytest.fixture
+def signed_app(root):
+    (root / "aA.png").write_bytes((root / "quad.png").read_bytes())
+    (root / "a%41.png").write_bytes((root / "alpha.png").read_bytes())
+    return create_app({"root": str(root), "signing_keys": KEY})
+
+
+def test_a_signature_serves_only_the_id_it_was_made_for(signed_app) -> None:
+    signed = sign_url("/image/aA.png?w=40", KEY)
+    assert wsgi_get(signed_app, signed) == 200
+    s = signed.rsplit("s=", 1)[1]
+    assert wsgi_get(signed_app, f"/image/a%2541.png?w=40&s={s}") == 403   # was 200: the other file
+    assert wsgi_get(signed_app, f"/image/a%41.png?w=40&s={s}") == 200     # the same id, spelled otherwise
+    other = sign_url("/image/a%2541.png?w=40", KEY)                       # was a 403: signed twice-decoded
+    assert other.startswith("/image/a%2541.png?w=40&s=") and wsgi_get(signed_app, other) == 200
+
+
+def test_cli_and_client_sign_the_literal_percent_id(signed_app, root) -> None:
+    from imgserve.client import Client
+
+    printed = CliRunner().invoke(main, ["sign", "/image/a%2541.png?w=40"], env={"IMGSERVE_SIGNING_KEYS": KEY})
+    url = Client("http://x", key=KEY).url("/image/a%2541.png", {"w": 40})
+    assert url == "http://x" + printed.output.strip()
+    client = signed_app.test_client()
+    served = client.get(printed.output.strip())
+    assert served.status_code == 200
+    assert decode(served.data).shape[2] == 4  # alpha.png's pixels, under the name a%41.png
+
+
+ID_BYTES = st.binary(min_size=1, max_size=24)
+
+
+@settings(max_examples=int(os.environ.get("IMGSERVE_FUZZ_EXAMPLES", "300")), deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(id=ID_BYTES, other=ID_BYTES, text=st.binary(max_size=12), how=st.sampled_from(["client", "cli", "bytes"]))
+def test_every_byte_of_an_id_is_signed_as_the_server_checks_it(signed_app, id: bytes, other: bytes, text: bytes,
+                                                               how: str) -> None:
+    """For any id (any bytes) and any option value, the URL the client or `imgserve sign` makes is
+    accepted by the real app (anything but a 403), and its signature on any other id is refused."""
+    from urllib.parse import quote
+
+    from imgserve.client import Client
+
+    if how == "bytes":
+        target = Client("", key=KEY).url("/image/" + quote(id, safe="/"), {"text": text.decode("latin-1")})
+    else:
+        path = "/image/" + quote(id.decode("utf-8", "surrogateescape").encode("utf-8", "surrogateescape"),
+                                 safe="/")
+        target = Client("", key=KEY).url(path, {"text": "x"}) if how == "client" else \
+            sign_url(f"{path}?text=x", KEY)
+    assert target.isascii()
+    assert wsgi_get(signed_app, target) != 403, target
+    if other.lstrip(b"/") != id.lstrip(b"/") and quote(other, safe="/") != quote(id, safe="/"):
+        s = target.rsplit("s=", 1)[1]
+        query = target.split("?", 1)[1].rsplit("&s=", 1)[0]
+        assert wsgi_get(signed_app, f"/image/{quote(other, safe='/')}?{query}&s={s}", routed=True) in (403, 0)
+
+
+def test_client_get_sends_the_bytes_of_an_id(signed_app) -> None:
+    from imgserve.client import _path
+
+    assert _path("/image/", b"a\xff/b c") == "/image/a%FF/b%20c"
+    assert _path("/image/", "a\udcff") == "/image/a%FF"  # a name from os.listdir that is not UTF-8
+    assert _path("/image/", "é") == "/image/%C3%A9"

@@ -18,6 +18,7 @@ from PIL import Image
 from imgserve.imaging import colour, icc, iccmake
 from imgserve.imaging.pipeline import render
 from imgserve.options import Options
+from imgserve.settings import Settings
 from tests.support.colour import cmyk_profile, managed, managed_16, profile, psnr, tagged, thumbnail
 from tests.support.images import decode, photo
 
@@ -51,14 +52,7 @@ def rendered(data: bytes, **options) -> tuple[bytes, str]:
     return result.body, result.format
 
 
-class _Settings:
-    max_pixels = 10**8
-    max_dimension = 8192
-    max_animation_pixels = 10**8
-    png_effort = "default"
-
-
-SETTINGS = _Settings()
+SETTINGS = Settings()
 
 
 @pytest.mark.parametrize("format", ["jpeg", "png", "webp", "tiff", "avif"])
