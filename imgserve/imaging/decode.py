@@ -20,7 +20,11 @@ from ..errors import Problem  # noqa: E402
 from . import (
     bmp,  # noqa: E402
     dc_scans,  # noqa: E402
+    gif,  # noqa: E402
     ops,  # noqa: E402
+    png,  # noqa: E402
+    tiff,  # noqa: E402
+    webp,  # noqa: E402
 )
 from .probe import Header, probe  # noqa: E402
 
@@ -65,12 +69,25 @@ def working_bytes(header: Header, shrink: int, output: tuple[int, int]) -> int:
     return (3 if channels == 4 else 2) * decoded + coefficients + 2 * output[0] * output[1] * 4 * sample
 
 
-def decode(data: bytes, header: Header, *, shrink: int = 1) -> np.ndarray:
-    """Pixels as a viewer shows them (EXIF orientation applied), JPEG at 1/`shrink` of its size."""
+# Decoders that reduce while decoding, or right after it and before any full-size copy: format ->
+# function(data, least) giving BGR(A) or gray at `least` (w, h, as stored; at full size when None),
+# or None to leave the image to OpenCV. Each module says what it takes; docs/performance.md, what it gains.
+REDUCERS = {"png": png.reduced, "webp": webp.reduced, "tiff": tiff.reduced, "gif": gif.reduced}
+
+
+def decode(data: bytes, header: Header, *, shrink: int = 1, least: tuple[int, int] | None = None) -> np.ndarray:
+    """Pixels as a viewer shows them (EXIF orientation applied), JPEG at 1/`shrink` of its size,
+    other formats at `least` (w, h, as displayed) where their decoder reduces (REDUCERS, bmp)."""
+    stored = least if least is None or header.orientation < 5 else (least[1], least[0])
     if header.format == "bmp":
         info = bmp.read_header(data)
         if info.compression not in (bmp.RLE4, bmp.RLE8):
-            return bmp.decode(data, info)
+            image = bmp.reduced(data, info, stored) if stored else None
+            return bmp.decode(data, info) if image is None else image
+    if header.format in REDUCERS:
+        image = REDUCERS[header.format](data, stored)
+        if image is not None:
+            return ops.orient(image, header.orientation) if header.format == "tiff" else image
     if header.format == "jpeg" and header.progressive and shrink == 8:
         data = dc_scans.dc_only(data) or data
     buffer = np.frombuffer(data, np.uint8)

@@ -10,6 +10,7 @@ never allocates 8192x8192000 pixels on the way).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..errors import bad_option
@@ -32,6 +33,9 @@ class Plan:
     resize: Size      # size of the kept part after rotate and flip are applied
     pad: Box | None   # output box around the resized image (fit=pad), offsets <= 0
     shrink: int = 1   # decode at 1/shrink (JPEG); `crop` is then scaled with it
+    least: Size | None = None  # the smallest the whole source may be decoded at, as displayed (decoders
+    # that reduce while decoding stop there): the output's scale, with SHRINK_MARGIN to spare when a
+    # crop follows (its edges then fall between pixels); None: at full size
 
     @property
     def size(self) -> Size:
@@ -61,12 +65,22 @@ def plan(width: int, height: int, options: Options, max_dimension: int, *, shrin
     elif out != resize:
         pad = (round((resize[0] - out[0]) * ax), round((resize[1] - out[1]) * ay), *out)
     shrink = 1
+    need_w, need_h = (resize[1], resize[0]) if turned else resize
     if shrinkable:
-        need_w, need_h = (resize[1], resize[0]) if turned else resize
         shrink = next((s for s in SHRINK_FACTORS
                        if cw // s >= SHRINK_MARGIN * need_w and ch // s >= SHRINK_MARGIN * need_h), 1)
     crop = None if (x, y, cw, ch) == (0, 0, width, height) else (x, y, cw, ch)
-    return Plan(crop, resize, pad, shrink)
+    return Plan(crop, resize, pad, shrink, _least(width, height, cw, ch, need_w, need_h, crop is not None))
+
+
+def _least(width: int, height: int, cw: int, ch: int, need_w: int, need_h: int, cropped: bool) -> Size | None:
+    """The whole source at the scale that brings its `cw` x `ch` part to `need_w` x `need_h`."""
+    if need_w >= cw or need_h >= ch:
+        return None
+    if not cropped:
+        return need_w, need_h
+    return (min(width, math.ceil(width * need_w / cw * SHRINK_MARGIN)),
+            min(height, math.ceil(height * need_h / ch * SHRINK_MARGIN)))
 
 
 def _crop_region(width: int, height: int, crop: Box | None) -> Box:

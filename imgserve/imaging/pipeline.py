@@ -90,7 +90,10 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
                          shrinkable=header.format == "jpeg")
     held = data.nbytes if isinstance(data, np.ndarray) else len(data)
     with reserve(held + decode.working_bytes(header, plan.shrink, plan.size)):
-        image = data if isinstance(data, np.ndarray) else decode.decode(data, header, shrink=plan.shrink)
+        if isinstance(data, np.ndarray):
+            image = data
+        else:
+            image = decode.decode(data, header, shrink=plan.shrink, least=plan.least)
         decoded = time.perf_counter()
         _check(deadline, "decoding")
         job = Job(options, plan, header)
