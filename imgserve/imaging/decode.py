@@ -26,6 +26,7 @@ from . import (
     tiff,  # noqa: E402
     webp,  # noqa: E402
 )
+from . import shrink as reduction  # noqa: E402
 from .probe import Header, probe  # noqa: E402
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -69,25 +70,29 @@ def working_bytes(header: Header, shrink: int, output: tuple[int, int]) -> int:
     return (3 if channels == 4 else 2) * decoded + coefficients + 2 * output[0] * output[1] * 4 * sample
 
 
-# Decoders that reduce while decoding, or right after it and before any full-size copy: format ->
-# function(data, least) giving BGR(A) or gray at `least` (w, h, as stored; at full size when None),
-# or None to leave the image to OpenCV. Each module says what it takes; docs/performance.md, what it gains.
+# Decoders that reduce while decoding, or that hand over pixels which are reduced before any full-size
+# copy: format -> function(data, least) giving (pixels at `least` (w, h, as stored) or larger, whether
+# their colours are in RGB order), or None to leave the image to OpenCV. Each module says what it
+# takes; docs/performance.md, what it gains.
 REDUCERS = {"png": png.reduced, "webp": webp.reduced, "tiff": tiff.reduced, "gif": gif.reduced}
 
 
-def decode(data: bytes, header: Header, *, shrink: int = 1, least: tuple[int, int] | None = None) -> np.ndarray:
+def decode(data: bytes, header: Header, *, shrink: int = 1, least: tuple[int, int] | None = None,
+           eight: bool = False) -> np.ndarray:
     """Pixels as a viewer shows them (EXIF orientation applied), JPEG at 1/`shrink` of its size,
-    other formats at `least` (w, h, as displayed) where their decoder reduces (REDUCERS, bmp)."""
+    other formats at `least` (w, h, as displayed) where their decoder reduces (REDUCERS, bmp).
+    `eight`: the output keeps 8 bits only, so deeper samples may come out in 8 (rounded, before any
+    averaging: a 16-bit RGBA PNG reduces ten times faster in 8 bits)."""
     stored = least if least is None or header.orientation < 5 else (least[1], least[0])
     if header.format == "bmp":
         info = bmp.read_header(data)
         if info.compression not in (bmp.RLE4, bmp.RLE8):
             image = bmp.reduced(data, info, stored) if stored else None
             return bmp.decode(data, info) if image is None else image
-    if header.format in REDUCERS:
-        image = REDUCERS[header.format](data, stored)
-        if image is not None:
-            return ops.orient(image, header.orientation) if header.format == "tiff" else image
+    found = REDUCERS[header.format](data, stored) if header.format in REDUCERS else None
+    if found is not None:
+        image = _finished(*found, stored, eight)
+        return ops.orient(image, header.orientation) if header.format == "tiff" else image
     if header.format == "jpeg" and header.progressive and shrink == 8:
         data = dc_scans.dc_only(data) or data
     buffer = np.frombuffer(data, np.uint8)
@@ -108,6 +113,18 @@ def decode(data: bytes, header: Header, *, shrink: int = 1, least: tuple[int, in
         image = image[:, :, 0]
     if header.format == "jpeg":
         image = ops.orient(image, header.orientation)
+    return _finished(image, False, None, eight) if eight else image
+
+
+def _finished(image: np.ndarray, rgb: bool, least: tuple[int, int] | None, eight: bool) -> np.ndarray:
+    """8 bits if asked, reduced to `least` if larger, colours to BGR order: in that order, so the two
+    passes over the whole image are the cheap ones and the reordering touches only the small result."""
+    if eight and image.dtype == np.uint16:
+        image = cv2.convertScaleAbs(image, alpha=1 / 257)
+    if least is not None and least[0] <= image.shape[1] and least[1] <= image.shape[0]:
+        image = reduction.shrink(image, least)
+    if rgb and image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
     return image
 
 

@@ -17,9 +17,9 @@ import numpy as np
 from . import shrink
 
 
-def reduced(data: bytes, least: tuple[int, int] | None) -> np.ndarray | None:
-    """BGR(A) uint8 at `least` (w, h) (full size when None); None when Pillow cannot read it, for
-    OpenCV to try and to report damage its usual way."""
+def reduced(data: bytes, least: tuple[int, int] | None) -> tuple[np.ndarray, bool] | None:
+    """(BGR(A) uint8 at `least` (w, h), full size when None; False: not RGB order), or None when Pillow
+    cannot read it, for OpenCV to try and to report damage its usual way."""
     from PIL import Image
 
     try:
@@ -32,7 +32,7 @@ def reduced(data: bytes, least: tuple[int, int] | None) -> np.ndarray | None:
         return None
     height, width = indices.shape
     size = least if least is not None and least[0] <= width and least[1] <= height else (width, height)
-    return shrink.shrink_indexed(indices, palette, size)
+    return shrink.shrink_indexed(indices, palette, size), False
 
 
 def _indexed(picture) -> tuple[np.ndarray, np.ndarray]:

@@ -56,7 +56,7 @@ def _on_decoded(box: geometry.Box | None, image: np.ndarray, full: tuple[int, in
     if box is None or (width, height) == full:
         return box
     sx, sy = width / full[0], height / full[1]
-    x, y = min(int(box[0] * sx), width - 1), min(int(box[1] * sy), height - 1)
+    x, y = min(round(box[0] * sx), width - 1), min(round(box[1] * sy), height - 1)
     return x, y, max(1, min(round(box[2] * sx), width - x)), max(1, min(round(box[3] * sy), height - y))
 
 
@@ -86,6 +86,7 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
     else:
         header = probe(data)
         decode.check_pixels(header, settings.max_pixels)
+    format = options.format or formats.default_output(header.format)
     plan = geometry.plan(*header.display_size, options, settings.max_dimension,
                          shrinkable=header.format == "jpeg")
     held = data.nbytes if isinstance(data, np.ndarray) else len(data)
@@ -93,14 +94,14 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings, deadline:
         if isinstance(data, np.ndarray):
             image = data
         else:
-            image = decode.decode(data, header, shrink=plan.shrink, least=plan.least)
+            image = decode.decode(data, header, shrink=plan.shrink, least=plan.least,
+                                  eight=formats.FORMATS[format].depths == (np.uint8,))
         decoded = time.perf_counter()
         _check(deadline, "decoding")
         job = Job(options, plan, header)
         for name, step in STEPS:
             image = step(image, job)
             _check(deadline, name)
-        format = options.format or formats.default_output(header.format)
         image = encode.prepare(image, format, options.bg)
         processed = time.perf_counter()
         body = encode.encode(image, format, options)

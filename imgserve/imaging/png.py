@@ -1,8 +1,8 @@
-"""PNG decoded by libspng (through imagecodecs), and reduced before its channels are reordered.
+"""PNG decoded by libspng (through imagecodecs).
 
 libspng inflates and unfilters a third faster than the libpng inside OpenCV, and releases the GIL
-while it does. It hands out RGB(A); reordering a 5120x2880 RGBA image to BGRA costs 45 ms, so the
-image is reduced first and only the small result is reordered (shrink.py works the same on RGBA).
+while it does. It hands out RGB(A); reordering a 5120x2880 RGBA image to BGRA costs 45 ms, so
+decode.py reduces it first and reorders only the small result (shrink.py works the same on RGBA).
 
 imagecodecs asks libspng for 8-bit gray, RGB, RGBA (palettes expanded) or 16-bit RGBA, and ignores
 tRNS; `reduced` takes only the layouts where that gives exactly what OpenCV gives (tests check it
@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import struct
 
-import cv2
 import numpy as np
-
-from . import shrink
 
 try:
     import imagecodecs
@@ -28,20 +25,14 @@ _GRAY, _RGB, _PALETTE, _RGBA = 0, 2, 3, 6
 _TAKEN = {(8, _GRAY), (8, _RGB), (8, _PALETTE), (8, _RGBA), (16, _RGBA)}  # (bit depth, colour type)
 
 
-def reduced(data: bytes, least: tuple[int, int] | None) -> np.ndarray | None:
-    """BGR(A) or gray at `least` (w, h) (at full size when None), or None for OpenCV to decode."""
+def reduced(data: bytes, least: tuple[int, int] | None) -> tuple[np.ndarray, bool] | None:
+    """(the pixels at full size, in RGB(A) order: True), or None for OpenCV to decode."""
     if imagecodecs is None or not _taken(data):
         return None
     try:
-        image = imagecodecs.spng_decode(data)
+        return imagecodecs.spng_decode(data), True
     except Exception:  # noqa: BLE001 - imagecodecs.SpngError and kin: OpenCV decides, and reports damage
         return None
-    if least is not None and least[0] <= image.shape[1] and least[1] <= image.shape[0]:
-        image = shrink.shrink(image, least)
-    if image.ndim == 3:
-        code = cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
-        image = cv2.cvtColor(image, code, dst=image if image.flags.writeable else None)
-    return image
 
 
 def _taken(data: bytes) -> bool:

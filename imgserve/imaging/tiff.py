@@ -5,14 +5,15 @@ tifffile (pure Python) reads the directories; the pixels then come from the firs
 - a pyramid (SubIFDs or reduced-resolution pages, as slide scanners, GIS tools and libvips write
   them): the smallest level still SHRINK_MARGIN times the size needed, so a thumbnail of a 5640 px
   TIFF decodes a 705 px level;
-- JPEG-compressed YCbCr strips or tiles: each one through libjpeg at 1/2, 1/4 or 1/8 scale (OpenCV's
+- JPEG-compressed YCbCr or RGB strips or tiles: each one through libjpeg at 1/2, 1/4 or 1/8 scale (OpenCV's
   IMREAD_REDUCED_*), as whole JPEGs are, keeping JPEG_MARGIN times the size needed;
 - uncompressed contiguous strips: read in place from the file's bytes, never copied at full size;
 - LZW, deflate or no compression in 8 or 16 bits: libtiff with libdeflate inside imagecodecs
   (twice as fast as OpenCV's reader on deflate), reduced before the channels are reordered.
 
 Anything else (planar, palette, CMYK, min-is-white, float, associated alpha, bilevel...) is None, for
-OpenCV. Orientation (tag 274) is left to the caller: `least` is in the stored frame.
+OpenCV. Reducing to `least` exactly, reordering RGB and orientation (tag 274) are left to decode.py:
+`least` is in the stored frame.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import math
 import cv2
 import numpy as np
 
-from . import shrink
 from .geometry import SHRINK_FACTORS, SHRINK_MARGIN
 
 try:
@@ -35,15 +35,17 @@ except ImportError:  # pragma: no cover - dependencies; OpenCV alone still decod
 _NONE, _JPEG, _LZW, _DEFLATE, _DEFLATE_OLD = 1, 7, 5, 8, 32946
 _MINISBLACK, _RGB, _YCBCR = 1, 2, 6
 _UNASSOCIATED_ALPHA = 2
+_YCBCR_IDS, _RGB_IDS = (1, 2, 3), (0x52, 0x47, 0x42)  # what libjpeg reads as YCbCr, and as RGB ('R', 'G', 'B')
 # libjpeg's 1/8 scale is the blocks' DC terms: on a TIFF of the 5640 px Elephants photo (q85, 4:2:0
 # strips) 1/8 then a 1.76x reduction measured 30.6 dB against a full decode + INTER_AREA; 1/4 then
 # 3.5x, 39.8 dB. So JPEG strips keep twice the size needed (whole JPEGs keep 1.5x: geometry.py).
 JPEG_MARGIN = 2.0
 
 
-def reduced(data: bytes, least: tuple[int, int] | None) -> np.ndarray | None:
-    """The first image, BGR(A) or gray, at `least` (w, h, stored frame; full size when None), or
-    None when its layout is left to OpenCV (which also reports damage its usual way)."""
+def reduced(data: bytes, least: tuple[int, int] | None) -> tuple[np.ndarray, bool] | None:
+    """(the first image, gray or colour, at `least` (w, h, stored frame) or larger; whether its colours
+    are in RGB order), or None when its layout is left to OpenCV (which also reports damage its usual
+    way)."""
     if tifffile is None:
         return None
     try:
@@ -53,21 +55,21 @@ def reduced(data: bytes, least: tuple[int, int] | None) -> np.ndarray | None:
             if least is not None and len(series.levels) > 1:
                 level = _level(series.levels, least)
                 if level is not None and _ordinary(level.keyframe):
-                    return _finish(level.asarray(maxworkers=1), level.keyframe, least)
+                    return _squeezed(level.asarray(maxworkers=1)), True
             if page.compression == _JPEG and least is not None:
                 image = _jpeg_segments(data, page, least)
                 if image is not None:
-                    return image
+                    return image, False
             if not _ordinary(page):
                 return None
             if page.compression == _NONE:
                 view = _in_place(data, page)
                 if view is not None:
-                    return _finish(view, page, least)
+                    return _squeezed(view), True
     except Exception:  # noqa: BLE001 - tifffile's errors on damaged files: OpenCV decides
         return None
     try:
-        return _finish(imagecodecs.tiff_decode(data), page, least)
+        return _squeezed(imagecodecs.tiff_decode(data)), True
     except Exception:  # noqa: BLE001 - imagecodecs.TiffError and kin
         return None
 
@@ -93,10 +95,13 @@ def _level(levels, least: tuple[int, int]):
 
 
 def _jpeg_segments(data: bytes, page, least: tuple[int, int]) -> np.ndarray | None:
-    """YCbCr JPEG strips or tiles, each decoded by libjpeg at 1/factor and put together."""
-    if not (page.photometric == _YCBCR and page.samplesperpixel == 3 and page.bitspersample == 8
-            and page.planarconfig == 1):
+    """YCbCr or RGB JPEG strips or tiles, each decoded by libjpeg at 1/factor and put together."""
+    if not (page.photometric in (_YCBCR, _RGB) and page.samplesperpixel == 3 and page.bitspersample == 8
+            and page.planarconfig == 1 and len(page.dataoffsets)):
         return None
+    first = data[page.dataoffsets[0]:page.dataoffsets[0] + page.databytecounts[0]]
+    if _component_ids(first) != (_RGB_IDS if page.photometric == _RGB else _YCBCR_IDS):
+        return None  # libjpeg would guess the colour space from these ids, unlike libtiff
     width, height = page.imagewidth, page.imagelength
     if page.is_tiled:
         seg_w, seg_h = page.tilewidth, page.tilelength
@@ -121,8 +126,19 @@ def _jpeg_segments(data: bytes, page, least: tuple[int, int]) -> np.ndarray | No
         if tile is None or left + tile.shape[1] > canvas.shape[1] or top + tile.shape[0] > canvas.shape[0]:
             return None
         canvas[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
-    image = canvas[:math.ceil(height / factor), :math.ceil(width / factor)]
-    return shrink.shrink(image, least)
+    return canvas[:math.ceil(height / factor), :math.ceil(width / factor)]
+
+
+def _component_ids(jpeg: bytes) -> tuple[int, ...] | None:
+    """The component ids of a JPEG stream's frame header (SOF), or None."""
+    at = 2
+    while at + 4 <= len(jpeg) and jpeg[at] == 0xFF:
+        marker, length = jpeg[at + 1], int.from_bytes(jpeg[at + 2:at + 4], "big")
+        if 0xC0 <= marker <= 0xC2:
+            count = jpeg[at + 9] if at + 9 < len(jpeg) else 0
+            return tuple(jpeg[at + 10 + 3 * i] for i in range(count) if at + 10 + 3 * i < len(jpeg))
+        at += 2 + length
+    return None
 
 
 def _in_place(data: bytes, page) -> np.ndarray | None:
@@ -138,12 +154,5 @@ def _in_place(data: bytes, page) -> np.ndarray | None:
     return view if dtype.byteorder != ">" else view.astype(np.uint16)
 
 
-def _finish(image: np.ndarray, page, least: tuple[int, int] | None) -> np.ndarray:
-    """Squeeze a single sample, reduce to `least`, and reorder RGB(A) to BGR(A) on the small result."""
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if least is not None and least[0] <= image.shape[1] and least[1] <= image.shape[0]:
-        image = shrink.shrink(image, least)
-    if image.ndim == 3:
-        return cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
-    return np.ascontiguousarray(image)
+def _squeezed(image: np.ndarray) -> np.ndarray:
+    return image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image

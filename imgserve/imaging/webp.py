@@ -94,10 +94,10 @@ def _load() -> ctypes.CDLL | None:
 LIBRARY = _load()
 
 
-def reduced(data: bytes, least: tuple[int, int] | None) -> np.ndarray | None:
-    """The still WebP in `data` as BGR(A) uint8 at `least` (w, h), or at full size if that (or None);
-    None when this decoder does not take it (no library, lossy with alpha, animation, damage), so
-    the caller decodes it another way and reports errors its usual way."""
+def reduced(data: bytes, least: tuple[int, int] | None) -> tuple[np.ndarray, bool] | None:
+    """(the still WebP in `data` as BGR(A) uint8 at `least` (w, h), or at full size if that is smaller
+    or None; False: not RGB order), or None when this decoder does not take it (no library, lossy with
+    alpha, animation, damage), so the caller decodes it another way and reports errors its usual way."""
     if LIBRARY is None:
         return None
     config = _Config()
@@ -120,4 +120,4 @@ def reduced(data: bytes, least: tuple[int, int] | None) -> np.ndarray | None:
     output.u.RGBA.rgba, output.u.RGBA.stride, output.u.RGBA.size = image.ctypes.data, width * channels, image.nbytes
     status = LIBRARY.WebPDecode(data, len(data), ctypes.byref(config))
     LIBRARY.WebPFreeDecBuffer(ctypes.byref(output))
-    return None if status else image
+    return None if status else (image, False)
