@@ -3,6 +3,7 @@
     .venv/bin/python bench/formats_bench.py [--workloads w2,w3,bmp] [--outputs webp,avif,jpeg]
                                             [--seconds 20] [--rounds 2] [--width 400]
     .venv/bin/python bench/formats_bench.py --in-process [--workloads w2,w3,bmp]
+    .venv/bin/python bench/formats_bench.py --baseline DIR --peers ''   # A/B against imgserve's source in DIR
 
 Workloads (bench/photos.py fetches and makes the originals; all real photos or real wallpapers):
   w2   PNG and WebP: 11 real PNG wallpapers, 5 real WebP wallpapers, photos as 8/16-bit PNG with and
@@ -32,7 +33,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench.http_bench import PYTHON, SERVERS, Result, free_port, photo_root, started, tree_rss_mb, wrk  # noqa: E402
+from bench.http_bench import (  # noqa: E402
+    PYTHON,
+    SERVERS,
+    Result,
+    add_baseline,
+    free_port,
+    photo_root,
+    started,
+    tree_rss_mb,
+    wrk,
+)
 from bench.photos import CACHE, bmp_w3_set, w2_set, w3_set  # noqa: E402
 
 WORKLOADS = {  # name: (originals, peers)
@@ -54,7 +65,7 @@ def encoder_settings() -> tuple[bool, int, int]:
 
 def paths_for(server: str, names: list[str], width: int, output: str) -> list[str]:
     _, avif_quality, avif_effort = encoder_settings()
-    if server == "imgserve":
+    if server in ("imgserve", "baseline"):
         return [f"/image/{n}?w={width}&format={output}&q=80" for n in names]
     if server == "sharp":
         extra = f"&q={avif_quality}&effort={avif_effort}" if output == "avif" else "&q=80"
@@ -85,7 +96,7 @@ def response_bytes(port: int, paths: list[str]) -> float | None:
 def run(workload: str, outputs: list[str], args: argparse.Namespace) -> None:
     originals, peers = WORKLOADS[workload]
     root, names = photo_root(originals(), f"root-{workload}")
-    servers = ["imgserve", *(p for p in peers if p in args.peers.split(","))]
+    servers = ["imgserve", *(["baseline"] if args.baseline else []), *(p for p in peers if p in args.peers.split(","))]
     best: dict[tuple[str, str], Result] = {}
     sizes: dict[tuple[str, str], float | None] = {}
     for _ in range(args.rounds):
@@ -229,7 +240,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--width", type=int, default=400)
     parser.add_argument("--in-process", action="store_true")
+    parser.add_argument("--baseline", help="another imgserve source tree, run as the peer `baseline` (A/B)")
     args = parser.parse_args()
+    if args.baseline:
+        add_baseline(args.baseline)
     workloads = args.workloads.split(",")
     if args.in_process:
         for workload in workloads:

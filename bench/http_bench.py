@@ -4,6 +4,7 @@
     .venv/bin/python bench/http_bench.py --cache      # repeated URL, result cache on, vs a bare Flask app
     .venv/bin/python bench/http_bench.py --bmp        # BMP archive to 1024 px PNG over HTTP vs in-process
     .venv/bin/python bench/http_bench.py --overhead   # the thumbnails over HTTP vs in-process, 1 and 8 clients
+    .venv/bin/python bench/http_bench.py --baseline DIR --peers ''   # A/B: imgserve against its source in DIR
 
 Workload (issue 3): 300 px wide JPEG q80 thumbnails of 24 real photos (bench/photos.py), 8 concurrent
 connections driven by wrk (Debian's `wrk`), no result cache anywhere. Peers are installed on demand
@@ -148,6 +149,14 @@ SERVERS = {
     "seed": (lambda root, port: [PYTHON, str(HERE / "servers/seed_app.py"), str(root), str(port)],
              lambda name, w: f"/image/{name}?w={w}"),
 }
+
+
+def add_baseline(source: str) -> None:
+    """A peer named `baseline`: imgserve from another source tree (`git archive main | tar -x -C DIR`), served
+    and asked exactly as imgserve is, for same-run A/B figures of a change."""
+    command, path = SERVERS["imgserve"]
+    SERVERS["baseline"] = (lambda root, port: ["env", f"PYTHONPATH={Path(source).resolve()}", *command(root, port)],
+                           path)
 
 
 @contextmanager
@@ -385,7 +394,11 @@ def main() -> None:
     parser.add_argument("--cache", action="store_true")
     parser.add_argument("--bmp", action="store_true")
     parser.add_argument("--overhead", action="store_true")
+    parser.add_argument("--baseline", help="another imgserve source tree, run as the peer `baseline`")
     args = parser.parse_args()
+    if args.baseline:
+        add_baseline(args.baseline)
+        args.peers = ",".join(["baseline", *filter(None, args.peers.split(","))])
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
     (cached if args.cache else bmps if args.bmp else overhead if args.overhead else thumbnails)(args)

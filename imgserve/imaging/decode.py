@@ -4,6 +4,9 @@
 the pixel limit) before a decoder runs, and a decoder that fails or throws is a 415. JPEG is decoded
 at 1/2, 1/4 or 1/8 scale when the output is small enough (libjpeg skips most of the IDCT work), and
 its EXIF orientation is applied here so everything downstream sees the image as a viewer would.
+PNG, WebP, TIFF, GIF and BMP go first to a decoder of their own that reduces while decoding or right
+after (REDUCERS: png.py, webp.py, tiff.py, gif.py; bmp.reduced), down to the plan's `least`; what
+those do not take, OpenCV decodes at full size as before.
 Arrays are BGR(A), uint8, uint16 or float32, as OpenCV returns them.
 """
 

@@ -198,3 +198,13 @@ def test_sixteen_bit_sources_come_out_in_eight_bits_only_for_eight_bit_outputs(n
     settings = Settings.load({}, root=".")
     assert cv2.imdecode(np.frombuffer(render(data, Options(w=80, format="png"), settings).body, np.uint8),
                         cv2.IMREAD_UNCHANGED).dtype == np.uint16
+
+
+@pytest.mark.parametrize("name", ["png-rgb8", "webp-lossy", "tiff-pyramid", "tiff-jpeg-strips", "gif", "bmp-24"])
+def test_a_rotation_after_a_reduced_decode_lands_on_the_right_size(name: str) -> None:
+    """w applies after rotate=90: the decoders are asked for the source's size turned back."""
+    data = original(name)
+    body = render(data, Options(w=45, rotate=90, format="png"), Settings.load({}, root=".")).body
+    got = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_UNCHANGED)
+    expected = cv2.rotate(reference(data, (80, 45)), cv2.ROTATE_90_CLOCKWISE)
+    assert got.shape[:2] == (80, 45) and psnr(got, expected) >= 35
