@@ -51,7 +51,7 @@ def pooled(src: Path, dst: Path, pool: str, workers: int) -> float:
     from imgserve.options import Options
 
     shutil.rmtree(dst, ignore_errors=True)
-    job = batch.Conversion(src, dst.resolve(), Options(w=1024, format="png"), batch.Limits(10**8, 8192, 2**27))
+    job = batch.Conversion(src, dst.resolve(), Options(w=1024, format="png"), batch.Limits(10**8, 8192, 2**27, 10**8))
     tasks = [t for t in batch.plan(job) if isinstance(t, batch.Task)]
     started = time.perf_counter()
     if pool == "threads":

@@ -5,7 +5,9 @@ import os
 os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")  # before cv2 is imported: OpenCV must not print; we log
 
 __version__ = "0.1.0"
-__all__ = ["create_app", "__version__"]
+# The name on PyPI (`imgserve` there is an unrelated project); the import package and the command stay `imgserve`.
+DISTRIBUTION = "imgserve-server"
+__all__ = ["create_app", "__version__", "DISTRIBUTION"]
 
 
 def __getattr__(name: str):

@@ -12,10 +12,10 @@ from typing import Any
 
 import click
 
-from . import formats
+from . import DISTRIBUTION, formats
 from .errors import Problem
 from .options import OPTIONS, Options, parse
-from .settings import CORES, PREFIX, Settings, SettingsError
+from .settings import CORES, PREFIX, Settings, SettingsError, unknown_variables
 
 
 def setting_flags(command: Callable, names: Collection[str] | None = None) -> Callable:
@@ -30,15 +30,31 @@ def setting_flags(command: Callable, names: Collection[str] | None = None) -> Ca
 NO_ROOT = {"root": "."}  # for commands that read no folder of originals: its check is not theirs
 
 
+class StartupError(click.ClickException):
+    """A setting that stops a command before it starts: `Error: <one line each>`, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        for line in self.message.splitlines():
+            click.echo(f"Error: {line}", err=True)
+
+
+def warn_unknown_variables() -> None:
+    for warning in unknown_variables(os.environ):
+        click.echo(f"Warning: {warning}", err=True)
+
+
 def load_settings(flags: dict[str, Any]) -> Settings:
+    warn_unknown_variables()
     try:
         return Settings.load(**{name: value for name, value in flags.items() if value is not None})
     except SettingsError as error:
-        raise click.UsageError(str(error)) from None
+        raise StartupError(str(error)) from None
 
 
 @click.group()
-@click.version_option(package_name="imgserve")
+@click.version_option(package_name=DISTRIBUTION)
 def main() -> None:
     """On-the-fly image service: originals in a folder, thumbnails and web formats over HTTP."""
 
@@ -49,26 +65,34 @@ def serve(**flags: Any) -> None:
     """Serve the originals under the root with waitress."""
     from .server.runner import serve
 
-    serve(load_settings(flags))
+    settings = load_settings(flags)
+    try:
+        serve(settings)
+    except SettingsError as error:  # found while starting: a preset, the manifest's rows, the port
+        raise StartupError(str(error)) from None
 
 
 @main.command()
 @click.argument("url")
 @click.option("--key", default=None, help="key to sign with [default: the first of IMGSERVE_SIGNING_KEYS]")
 def sign(url: str, key: str | None) -> None:
-    """Print URL (a path and query, e.g. '/image/x.jpg?w=300') with its signature `s` added."""
+    """Print URL (a path and query, e.g. '/image/x.jpg?w=300') with its signature `s` added. Spaces and
+    other characters a URL cannot hold are percent-encoded (UTF-8); %XX escapes are kept as they are."""
+    from urllib.parse import quote
+
     from .signing import sign_url
 
     keys = load_settings({**NO_ROOT, "signing_keys": key}).signing_keys  # the server's own rules for keys
     if not keys:
         raise click.UsageError("no key: pass --key or set IMGSERVE_SIGNING_KEYS")
-    click.echo(sign_url(url, keys[0]))
+    click.echo(sign_url(quote(url, safe="/?&=%:@!$'()*+,;~#"), keys[0]))
 
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def info(file: str) -> None:
-    """Print JSON facts about an image FILE, read from its header: sizes, channels, depth, format."""
+    """Print JSON facts about an image FILE, read from its headers: sizes, channels, depth, format, colour
+    profile, animation."""
     import json
 
     from .imaging.facts import facts, read_header
@@ -78,29 +102,62 @@ def info(file: str) -> None:
         stat = os.fstat(opened.fileno())
         original = Original(file, file, stat.st_size, stat.st_mtime_ns, opened.fileno())
         try:
-            header = read_header(original, load_settings(NO_ROOT).max_source_bytes)
+            header, data = read_header(original, load_settings(NO_ROOT).max_source_bytes)
         except Problem as problem:
             raise click.ClickException(f"{file}: {problem.detail}") from None
-    click.echo(json.dumps({"file": file, **facts(header, original.size, original.modified)}, indent=2))
+    click.echo(json.dumps({"file": file, **facts(header, data, original.size, original.modified)}, indent=2))
 
 
 @main.command("settings")
 @click.option("--markdown", is_flag=True, help="print the table as docs/settings.md (defaults, not values in effect)")
 @setting_flags
 def show_settings(markdown: bool, **flags: Any) -> None:
-    """List every setting with its current value (environment and flags applied), by group."""
+    """List every setting with its current value (environment and flags applied), by group, marking those
+    that `serve` would refuse. Exit status 1 when any is invalid."""
     from .settings import GROUPS, by_group
     from .settings import markdown as settings_page
 
     if markdown:
         click.echo(settings_page(), nl=False)
         return
-    values = {name: (value, help) for name, value, help in load_settings(flags).rows()}
+    warn_unknown_variables()
+    settings, invalid = Settings.read(**{name: value for name, value in flags.items() if value is not None})
+    invalid.update({name: (getattr(settings, name), why) for name, why in deeper_problems(settings).items()
+                    if name not in invalid})
+    shown = {variable: value for variable, value, _ in settings.rows()}
     for group, rows in by_group().items():
         click.echo(f"# {GROUPS[group]}")
         for f in rows:
-            value, help = values[PREFIX + f.name.upper()]
-            click.echo(f"{PREFIX}{f.name.upper()}={value}\n    {help}")
+            variable = PREFIX + f.name.upper()
+            if f.name in invalid:
+                given, why = invalid[f.name]
+                value = "(not shown)" if f.metadata["secret"] else given if isinstance(given, str) else shown[variable]
+                click.echo(f"{variable}={value}  <- INVALID: {why}")
+            else:
+                click.echo(f"{variable}={shown[variable]}")
+            click.echo(f"    {f.metadata['help']}")
+    if invalid:
+        names = ", ".join(PREFIX + name.upper() for name in invalid)
+        click.echo(f"{len(invalid)} invalid (marked INVALID above): {names}; `imgserve serve` would not start",
+                   err=True)
+        sys.exit(1)
+
+
+def deeper_problems(settings: Settings) -> dict[str, str]:
+    """What the server checks when it starts, beyond each value's own form: the manifest's rows, presets."""
+    from .options import preset_problem
+    from .sources.folder import load_manifest
+
+    problems = {}
+    if settings.manifest is not None and settings.manifest.is_file():
+        try:
+            load_manifest(settings.manifest)
+        except (OSError, ValueError) as error:
+            problems["manifest"] = str(error)
+    preset = preset_problem(settings)
+    if preset:
+        problems[preset[0]] = preset[1]
+    return problems
 
 
 @main.command("options")
@@ -127,7 +184,7 @@ def show_options(markdown: bool, update: Path | None) -> None:
 
 
 OPTION_FLAGS = {"w": "width", "h": "height", "q": "quality"}  # every other URL option keeps its name
-LIMITS = ("max_pixels", "max_dimension", "max_source_bytes")
+LIMITS = ("max_pixels", "max_dimension", "max_source_bytes", "max_animation_pixels")
 
 
 def option_flags(command: Callable) -> Callable:
@@ -135,10 +192,14 @@ def option_flags(command: Callable) -> Callable:
     settings = Settings()
     for option in reversed(OPTIONS.values()):
         schema = option.schema(settings)
-        command = click.option(f"--{OPTION_FLAGS.get(option.name, option.name)}", option.name,
+        command = click.option(f"--{_flag(option.name)}", option.name,
                                metavar=_metavar(schema), required=option.name == "format",
                                help=f"as ?{option.name}= in URLs: {option.help}")(command)
     return command
+
+
+def _flag(name: str) -> str:
+    return OPTION_FLAGS.get(name, name).replace("_", "-")  # as the settings' flags are spelt
 
 
 def _metavar(schema: dict[str, Any]) -> str:
@@ -158,7 +219,7 @@ def parse_options(given: dict[str, str | None], settings: Settings) -> Options:
     except Problem as problem:
         name = problem.extra.get("option", "")
         raise click.BadParameter(problem.detail.removeprefix(f"{name}: "),
-                                 param_hint=f"--{OPTION_FLAGS.get(name, name)}") from None
+                                 param_hint=f"--{_flag(name)}") from None
     if options.negotiated:
         names = ", ".join(f.name for f in formats.outputs())
         raise click.BadParameter(f"auto follows a browser's Accept header; name one of {names}", param_hint="--format")
@@ -173,7 +234,7 @@ def parse_options(given: dict[str, str | None], settings: Settings) -> Options:
               help="files converted at once on this machine [default: the cores]")
 @click.option("--scheduler", metavar="ADDRESS",
               help="run on the Dask cluster at ADDRESS (tcp://host:8786) instead; its workers must see SRC and DST "
-                   "at the same paths (pip install 'imgserve[dask]')")
+                   f"at the same paths (pip install '{DISTRIBUTION}[dask]')")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
               help="write every input's outcome to FILE (.csv, or .jsonl for JSON lines)")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar, no summary; failures are still printed")
@@ -190,6 +251,14 @@ def convert(src: Path, dst: Path, workers: int | None, scheduler: str | None, re
 
     settings = load_settings({"root": str(src), **{name: flags.pop(name) for name in LIMITS}})
     options = parse_options(flags, settings)
+    if options.overlay is not None:
+        from .sources.folder import Folder
+
+        try:
+            Folder(src).locate(options.overlay)
+        except Problem as problem:
+            raise click.BadParameter(f"{problem.detail} (an overlay is an original under SRC)",
+                                     param_hint="--overlay") from None
     src, dst = src.resolve(), dst.resolve()
     if src.is_relative_to(dst) or dst.is_relative_to(src):
         raise click.UsageError("SRC and DST must not overlap: outputs would become inputs of the next run")

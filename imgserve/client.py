@@ -6,7 +6,7 @@ array as a PNG made in memory by the service's own encoder (lossless, 16 bits an
 cannot disagree about pixels. An error status raises `ImgserveError`, which carries the server's
 problem+json. Given a key, the client signs every URL exactly as the server checks it.
 
-requests is an extra (`pip install 'imgserve[client]'`), not a core dependency: a server never
+requests is an extra (`pip install 'imgserve-server[client]'`), not a core dependency: a server never
 needs it (remote fetches use the standard library), so deployments of the service do not carry it.
 """
 
@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from . import formats
+from . import DISTRIBUTION, formats
 from .errors import PROBLEM_JSON
 from .imaging.decode import decode_array
 from .imaging.encode import encode_array
@@ -27,7 +27,7 @@ from .signing import sign_url
 try:
     import requests
 except ImportError as error:  # pragma: no cover - depends on how imgserve was installed
-    raise ImportError("imgserve.client needs requests: pip install 'imgserve[client]'") from error
+    raise ImportError(f"imgserve.client needs requests: pip install '{DISTRIBUTION}[client]'") from error
 
 
 class ImgserveError(Exception):
@@ -76,9 +76,19 @@ class Client:
         """A remote image the server may read (IMGSERVE_REMOTE_ALLOW), processed."""
         return self._image(self._send("GET", "/fetch", {"url": url, **options}), as_array)
 
-    def info(self, id: str) -> dict[str, Any]:
-        """Facts about an original: width, height, channels, bit depth, format, bytes, modified, ..."""
-        return self._send("GET", "/info/" + quote(id, safe="/"), {}).json()
+    def info(self, id: str, *, placeholder: bool = False) -> dict[str, Any]:
+        """Facts about an original: width, height, channels, bit depth, format, bytes, modified, ...;
+        with `placeholder=True` also its placeholder (dominant colour, BlurHash, LQIP), which costs a decode."""
+        params = {"placeholder": "1"} if placeholder else {}
+        return self._send("GET", "/info/" + quote(id, safe="/"), params).json()
+
+    def srcset(self, id: str, *, widths: list[int] | None = None, sizes: str | None = None, alt: str | None = None,
+               **options: Any) -> dict[str, Any]:
+        """The responsive markup for an original (`["html"]`: a ready <picture>) and its parts:
+        `srcset("a.jpg", widths=[320, 640], sizes="50vw", fit="cover", w=640, h=480)`."""
+        params = {"widths": ",".join(map(str, widths)) if widths else None, "sizes": sizes, "alt": alt, **options}
+        response = self._send("GET", "/srcset/" + quote(id, safe="/"), params, headers={"Accept": "application/json"})
+        return response.json()
 
     def url(self, path: str, params: dict[str, Any]) -> str:
         """The full URL for `path` and `params`, signed when the client has a key."""

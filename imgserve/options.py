@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, make_dataclass
+from dataclasses import dataclass, field, make_dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from . import formats
-from .errors import bad_option
+from .errors import Problem, bad_option
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -33,6 +33,8 @@ WHITE: Color = (255, 255, 255, 255)
 _INT = re.compile(r"[0-9]{1,9}")
 _NUMBER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?|\.[0-9]{1,9}")
 _HEX = re.compile(r"[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8}")
+_FRACTION = r"0?\.[0-9]{1,9}|[01]|1\.0{1,9}"  # 0..1 in decimal notation, and nothing else
+_POINT = re.compile(f"({_FRACTION}),({_FRACTION})")
 
 
 # -- kinds: how a value is written in a URL ------------------------------------------------------------
@@ -49,6 +51,10 @@ class Kind:
 
     def show(self, value: Any) -> str:
         return str(value)
+
+    def words(self) -> str | None:
+        """The values as docs/url-api.md says them, where the schema alone would read badly."""
+        return None
 
 
 def _bound(bound: float | str, settings: Settings) -> Any:
@@ -99,7 +105,11 @@ class Decimal(Kind):
         return {"type": "number", **lower, "maximum": _bound(self.high, settings)}
 
     def show(self, value: float) -> str:
-        return f"{value:.9f}".rstrip("0").rstrip(".")  # the parser's own notation: no exponent
+        return decimal(value)
+
+
+def decimal(value: float) -> str:
+    return f"{value:.9f}".rstrip("0").rstrip(".")  # the parser's own notation: no exponent
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,49 @@ class Choice(Kind):
     def schema(self, settings: Settings) -> dict[str, Any]:
         kind = "integer" if isinstance(self.values[0], int) else "string"
         return {"type": kind, "enum": [*self.values, *self.aliases]}
+
+
+@dataclass(frozen=True)
+class Gravity(Kind):
+    """A named gravity, or a focal point `x,y`: fractions 0..1 of the source's width and height as
+    displayed (before crop, rotate and flip), so a point stays true of the original whatever else is
+    asked. A point parses to an (x, y) tuple of floats."""
+    names: tuple[str, ...]
+
+    def parse(self, text: str, settings: Settings) -> str | tuple[float, float]:
+        if text in self.names:
+            return text
+        point = _POINT.fullmatch(text)
+        if point:
+            return float(point[1]), float(point[2])
+        raise ValueError(f"expected one of {', '.join(self.names)}, or a focal point x,y of fractions 0..1 "
+                         f"like 0.3,0.6, got {text!r}")
+
+    def schema(self, settings: Settings) -> dict[str, Any]:
+        return {"type": "string", "pattern": f"^(?:{'|'.join(self.names)}|(?:{_FRACTION}),(?:{_FRACTION}))$",
+                "examples": list(self.names)}
+
+    def show(self, value: str | tuple[float, float]) -> str:
+        return value if isinstance(value, str) else ",".join(map(decimal, value))
+
+    def words(self) -> str:
+        names = ", ".join(f"`{name}`" for name in self.names)
+        return f"{names}, or a focal point `x,y` (fractions 0..1, like `0.3,0.6`)"
+
+
+class Identifier(Kind):
+    """The id of another original (as in /image/<id>); whether it exists is the source's to say."""
+
+    def parse(self, text: str, settings: Settings) -> str:
+        if not text or len(text) > 1024 or any(ord(c) < 0x20 or c == "\x7f" for c in text):
+            raise ValueError("expected the id of an original, as in /image/<id> (1 to 1024 characters)")
+        return text
+
+    def schema(self, settings: Settings) -> dict[str, Any]:
+        return {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": "^[^\\x00-\\x1f\\x7f]+$"}
+
+    def words(self) -> str:
+        return "the id of an original, as in `/image/<id>`"
 
 
 class Flag(Kind):
@@ -208,6 +261,8 @@ GRAVITIES = {
     "center": (0.5, 0.5), "north": (0.5, 0.0), "south": (0.5, 1.0), "east": (1.0, 0.5), "west": (0.0, 0.5),
     "ne": (1.0, 0.0), "nw": (0.0, 0.0), "se": (1.0, 1.0), "sw": (0.0, 1.0),
 }
+SMART, FACE = "smart", "face"  # gravities decided from the pixels (imaging/attention.py)
+ICC_MODES = ("srgb", "keep")
 OUTPUTS = Choice((*(f.name for f in formats.outputs()), AUTO),
                  {alias: f.name for f in formats.outputs() for alias in f.aliases})
 
@@ -217,11 +272,19 @@ SPECS: tuple[Option, ...] = (
     Option("h", Integer(1, "max_dimension"), None, "target height in pixels; alone, the width keeps the aspect ratio"),
     Option("fit", Choice(FITS), "contain", "contain: inside the box; cover: fill the box, cut by gravity; "
                                            "fill: stretch; pad: contain, then pad to the box with bg"),
-    Option("gravity", Choice(tuple(GRAVITIES)), "center", "which part cover keeps, where pad places the image"),
+    Option("gravity", Gravity((*GRAVITIES, SMART, FACE)), "center",
+           "which part cover keeps, where pad places the image: a compass point; smart (the most salient part); "
+           "face (all faces found, else smart); or a focal point x,y in fractions of the source (0.5,0.5 is its "
+           "centre)"),
+    Option("dpr", Decimal(4.0, low=1.0, low_open=False), 1.0, "device pixel ratio, 1 to 4: multiplies w and h "
+                                                               "(up to MAX_DIMENSION); decimal notation like 1.5"),
     Option("scale", Decimal(1.0), None, "shrink by this factor, instead of w/h; decimal notation like 0.5"),
     Option("enlarge", Flag(), False, "1: allow output larger than the source"),
     Option("crop", Region(), None, "x,y,w,h: region of the source in source pixels, taken first "
                                    "(w and h at least 1)"),
+    Option("trim", Integer(0, 255), None, "cut the borders of the colour of the corners, before resizing: how far "
+                                          "(0-255) a pixel may differ from it and still count as border"),
+    Option("redact", Choice(("faces",)), "", "faces: pixelate every face found, before anything else"),
     Option("rotate", Choice((0, 90, 180, 270), described="0, 90, 180 or 270 (degrees clockwise)"), 0,
            "degrees clockwise"),
     Option("flip", Choice(("h", "v", "hv")), "", "mirror horizontally, vertically or both"),
@@ -230,9 +293,24 @@ SPECS: tuple[Option, ...] = (
     Option("sharpen", Decimal("max_sharpen"), 0.0, "unsharp mask amount; decimal notation like 0.5"),
     Option("pixelate", Integer(2, 1000), None, "cut the output into square blocks this many pixels wide, each "
                                                "filled with its average colour"),
-    Option("format", OUTPUTS, None, "output format; unset: JPEG, PNG and WebP sources keep theirs, others become "
-                                    "PNG; auto: WebP when Accept names image/webp"),
-    Option("q", Integer(1, 100), 80, "JPEG and WebP quality"),
+    Option("overlay", Identifier(), None, "the id of another original to compose on top (a watermark, a logo); "
+                                          "its alpha is respected"),
+    Option("overlay_gravity", Choice(tuple(GRAVITIES)), "se", "where the overlay sits on the output"),
+    Option("overlay_scale", Decimal(1.0), None, "the overlay's size as a fraction of the output's (it keeps its "
+                                                "aspect ratio); unset: its own size, shrunk to fit"),
+    Option("overlay_opacity", Decimal(1.0), 1.0, "the overlay's opacity, above 0 and at most 1"),
+    Option("overlay_margin", Integer(0, "max_dimension"), 0, "output pixels between the overlay and the edges it "
+                                                             "is placed against"),
+    Option("format", OUTPUTS, None, "output format; unset: JPEG, PNG, WebP, AVIF and GIF sources keep theirs, "
+                                    "others become PNG; auto: AVIF, else WebP, when Accept names them"),
+    Option("q", Integer(1, 100), 80, "JPEG, WebP and AVIF quality (on JPEG's scale)"),
+    Option("lossless", Flag(), False, "1: lossless WebP and AVIF (PNG, TIFF and BMP always are; JPEG and GIF "
+                                      "cannot be)"),
+    Option("progressive", Flag(), False, "1: progressive JPEG (other formats ignore it)"),
+    Option("frame", Integer(0, 99_999), None, "take this frame (from 0) of an animated source; unset: keep the "
+                                              "animation where the output format can hold it"),
+    Option("icc", Choice(ICC_MODES), "srgb", "srgb: convert an embedded colour profile to sRGB; keep: embed the "
+                                             "original profile instead"),
     Option("bg", Colour(), WHITE, "hex colour (fff, ffff, ffffff, ffffff80) for padding and for flattening alpha"),
 )
 OPTIONS: dict[str, Option] = {o.name: o for o in SPECS}
@@ -272,9 +350,15 @@ def schemas(settings: Settings) -> dict[str, dict[str, Any]]:
 # -- parsing a request -----------------------------------------------------------------------------------
 
 def pairs(args: Any) -> list[tuple[str, list[str]]]:
-    """(name, values) from a Werkzeug MultiDict or a plain mapping of name -> value."""
+    """(name, values) from a Werkzeug MultiDict, a list of (name, value) as parse_qsl gives, or a plain
+    mapping of name -> value."""
     if hasattr(args, "lists"):
         return list(args.lists())
+    if isinstance(args, list):
+        grouped: dict[str, list[str]] = {}
+        for name, value in args:
+            grouped.setdefault(name, []).append(value)
+        return list(grouped.items())
     return [(k, [v]) for k, v in args.items()]
 
 
@@ -296,8 +380,11 @@ def parse(args: Any, settings: Settings, *, accept: str = "") -> Any:
     if "scale" in values and ("w" in values or "h" in values):
         raise bad_option("scale", "give either scale or w/h, not both")
     if values.get("format") == AUTO:
-        values["format"] = "webp" if accepts_webp(accept) else None
+        values["format"] = negotiate(accept)
         values["negotiated"] = True
+    if values.get("lossless") and values.get("format") and formats.FORMATS[values["format"]].lossless == "never":
+        raise bad_option("lossless", f"{formats.FORMATS[values['format']].label} has no lossless mode; ask for "
+                                     "png, webp or avif, or leave format unset")
     return Options(**values)
 
 
@@ -308,10 +395,12 @@ def _with_preset(given: list[tuple[str, list[str]]], settings: Settings) -> list
     chosen = [texts for name, texts in given if name == PRESET]
     rest = [(name, texts) for name, texts in given if name != PRESET]
     if getattr(settings, "presets_only", False):
+        known = f"one of {', '.join(presets) or 'none configured'}"
         for name, texts in rest:
             if (name, texts) != ("format", [AUTO]):
-                raise bad_option(name, "this server only accepts presets: use preset=<name> "
-                                       f"(one of {', '.join(presets) or 'none configured'})")
+                raise bad_option(name, f"this server only accepts presets: use preset=<name> ({known})")
+        if not chosen:
+            raise bad_option(PRESET, f"this server only serves presets: add preset=<name> ({known})")
     if not chosen:
         return rest
     if len(chosen) != 1 or len(chosen[0]) != 1:
@@ -323,13 +412,37 @@ def _with_preset(given: list[tuple[str, list[str]]], settings: Settings) -> list
     return expanded + rest
 
 
-def accepts_webp(accept: str) -> bool:
-    """Only an explicit `image/webp` counts: old browsers send `*/*` and cannot show WebP."""
+def preset_problem(settings: Settings) -> tuple[str, str] | None:
+    """(setting, why) when the presets cannot be served: a preset's options do not parse, or presets-only
+    mode has no presets. Checked at start-up: a bad preset is the operator's mistake, not a client's."""
+    if settings.presets_only and not settings.presets:
+        return "presets_only", ("1 refuses every URL without a preset, and IMGSERVE_PRESETS defines none: define "
+                                "some (thumb:w=300&h=300&fit=cover;...) or set it to 0")
+    open_settings = replace(settings, presets_only=False)
+    for name, query in settings.presets.items():
+        try:
+            parse(parse_qsl(query, keep_blank_values=True), open_settings)
+        except Problem as problem:
+            return "presets", f"preset {name!r}: {problem.detail}"
+    return None
+
+
+NEGOTIATED = ("avif", "webp")  # what format=auto may choose, best first; else the default output
+
+
+def accepts(accept: str, mime: str) -> bool:
+    """Only an explicit type counts (`image/webp`, not `*/*` or `image/*`): old browsers send wildcards
+    and cannot show WebP or AVIF. `q=0` means "not this"."""
     for item in accept.split(","):
-        mime, _, params = item.strip().partition(";")
-        if mime.strip().lower() == "image/webp":
+        given, _, params = item.strip().partition(";")
+        if given.strip().lower() == mime:
             return not re.search(r"\bq\s*=\s*0(?:\.0*)?\s*(?:;|$)", params)
     return False
+
+
+def negotiate(accept: str) -> str | None:
+    """The format `format=auto` means for this Accept header: AVIF, then WebP, else None (the default)."""
+    return next((name for name in NEGOTIATED if accepts(accept, formats.FORMATS[name].mime)), None)
 
 
 def choices(kind: Kind) -> Iterable[str]:
@@ -360,7 +473,9 @@ def summary(option: Option, settings: Settings) -> tuple[str, str]:
     from .settings import PREFIX
 
     schema = option.schema(settings)
-    if "enum" in schema:
+    if option.kind.words():
+        values = option.kind.words()
+    elif "enum" in schema:
         values = ", ".join(f"`{value}`" for value in schema["enum"])
     elif "pattern" in schema:
         values = f"text matching `{schema['pattern']}`"

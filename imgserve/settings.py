@@ -8,6 +8,7 @@ an invalid value stops the service with a message naming the variable.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -176,6 +177,9 @@ class Settings:
                            "request ever queues inside waitress")
     shutdown_timeout: float = setting("http", 10.0, _number(0, 3600), "seconds `imgserve serve` waits for "
                                       "requests in progress after SIGTERM")
+    client_hints: bool = setting("http", False, _flag, "1: size images by the browser's client hints (Sec-CH-DPR, "
+                                 "Sec-CH-Width, Width) where the URL leaves room, announced with Accept-CH and "
+                                 "listed in Vary")
 
     root: Path = setting("sources", Path("images"), _path, "folder of originals (relative to the working directory)")
     manifest: Path | None = setting("sources", None, _optional_path, "optional CSV of `id,path` rows mapping ids "
@@ -204,6 +208,8 @@ class Settings:
                                     "decoding and after every step")
     max_dimension: int = setting("limits", 8192, _int(1, 65500), "largest output width or height")
     max_pixels: int = setting("limits", 100_000_000, _int(1), "largest source (width x height) that will be decoded")
+    max_animation_pixels: int = setting("limits", 100_000_000, _int(1), "frames x width x height an animated "
+                                        "source may need decoded (every frame, or up to frame=<n>); past it, 422")
     max_source_bytes: int = setting("limits", 128 * MiB, _int(1), "largest original, in bytes, that will be read")
     max_body_bytes: int = setting("limits", 32 * MiB, _int(1), "largest request body (POST /process) that will be "
                                   "read, in bytes")
@@ -211,6 +217,8 @@ class Settings:
     max_sharpen: float = setting("limits", 10.0, _number(0.1, 100), "largest `sharpen` amount")
 
     cache_bytes: int = setting("cache", 256 * MiB, _int(0), "in-memory result cache budget in bytes; 0 turns it off")
+    overlay_cache_bytes: int = setting("cache", 32 * MiB, _int(0), "decoded overlays (watermarks, logos) kept in "
+                                       "memory, in bytes; 0 decodes each overlay every time")
     cache_max_age: int = setting("cache", 86400, _int(0), "seconds clients and CDNs may reuse a result "
                                  "(Cache-Control)")
 
@@ -233,9 +241,24 @@ class Settings:
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Settings from `IMGSERVE_*` variables, then `overrides` (text is parsed, other values taken as is)."""
+        """Settings from `IMGSERVE_*` variables, then `overrides` (text is parsed, other values taken as is).
+        SettingsError names every setting that cannot be used, one line each."""
+        settings, invalid = cls.read(environ, **overrides)
+        if invalid:
+            raise SettingsError("\n".join(f"{PREFIX}{name.upper()}: {why}" for name, (_, why) in invalid.items()))
+        return settings
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None,
+             **overrides: Any) -> tuple[Settings, dict[str, tuple[Any, str]]]:
+        """As `load`, but what cannot be used is returned, not raised: {name: (value given, why not)}, those
+        settings left at their defaults. `imgserve settings` shows everything this way, wherever it runs."""
         environ = os.environ if environ is None else environ
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         values: dict[str, Any] = {}
+        invalid: dict[str, tuple[Any, str]] = {}
         for f in fields(cls):
             raw = overrides.get(f.name, environ.get(PREFIX + f.name.upper()))
             if raw is None:
@@ -244,27 +267,62 @@ class Settings:
                 try:
                     raw = f.metadata["parse"](raw)
                 except ValueError as error:
-                    raise SettingsError(f"{PREFIX}{f.name.upper()}: {error}") from None
+                    invalid[f.name] = (raw, str(error))
+                    continue
             values[f.name] = raw
-        unknown = set(overrides) - {f.name for f in fields(cls)}
-        if unknown:
-            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         settings = replace(cls(), **values)
         if not settings.threads:
             settings = replace(settings, threads=settings.max_connections)
-        return settings.checked()
+        for name, why in settings.unusable().items():
+            invalid.setdefault(name, (getattr(settings, name), why))
+        return settings, invalid
 
-    def checked(self) -> Settings:
+    def unusable(self) -> dict[str, str]:
+        """The settings that parse but name something that is not there."""
+        wrong = {}
         if not self.root.is_dir():
-            raise SettingsError(f"{PREFIX}ROOT: {str(self.root)!r} is not a readable folder")
+            where = "" if self.root.is_absolute() else f" (looked for {Path.cwd() / self.root})"
+            wrong["root"] = (f"{str(self.root)!r} is not a readable folder{where}; pass --root or set "
+                             f"{PREFIX}ROOT to the folder of your originals")
         if self.manifest is not None and not self.manifest.is_file():
-            raise SettingsError(f"{PREFIX}MANIFEST: {str(self.manifest)!r} is not a file")
-        return self
+            wrong["manifest"] = (f"{str(self.manifest)!r} is not a file; pass --manifest or set {PREFIX}MANIFEST "
+                                 "to a CSV of id,path rows, or leave it unset")
+        return wrong
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(variable, current value, help) for every setting, in table order."""
         return [(PREFIX + f.name.upper(), _display(getattr(self, f.name), f.metadata["secret"]), f.metadata["help"])
                 for f in fields(self)]
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each `IMGSERVE_*` variable that is no setting (a typo is otherwise silently ignored),
+    naming the closest setting."""
+    known = {f.name.upper(): PREFIX + f.name.upper() for f in fields(Settings)}
+    warnings = []
+    for name in sorted(environ):
+        if not name.upper().startswith(PREFIX) or name in known.values():
+            continue
+        typed = name.upper().removeprefix(PREFIX)
+        # difflib finds the similar names; of those, the fewest edits wins (PROT is one swap from PORT, two
+        # edits from ROOT, which difflib rates the same)
+        close = sorted(difflib.get_close_matches(typed, known, n=4, cutoff=0.6), key=lambda k: _edits(typed, k))
+        hint = f"did you mean {known[close[0]]}?" if close else "`imgserve settings` lists the settings"
+        warnings.append(f"{name} is not a setting and is ignored; {hint}")
+    return warnings
+
+
+def _edits(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of neighbours that turn `a` into `b`."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[i - 2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 def by_group() -> dict[str, list[Any]]:

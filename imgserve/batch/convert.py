@@ -32,9 +32,11 @@ from dataclasses import dataclass, fields
 from itertools import islice
 from pathlib import Path
 
-from .. import __version__, formats
+import numpy as np
+
+from .. import DISTRIBUTION, __version__, formats
 from ..errors import Problem
-from ..imaging.pipeline import render
+from ..imaging.pipeline import overlay_pixels, render
 from ..options import Options
 from ..sources.folder import EXTENSIONS, Folder, within
 
@@ -52,6 +54,7 @@ class Limits:
     max_pixels: int
     max_dimension: int
     max_source_bytes: int
+    max_animation_pixels: int
 
     @classmethod
     def of(cls, settings) -> Limits:
@@ -159,7 +162,7 @@ def convert_file(job: Conversion, task: Task) -> Outcome:
         with Folder(job.src).open(task.input) as original:  # the server's rules: no FIFO, no symlink out
             size = original.size
             data = original.read(job.limits.max_source_bytes)
-        body = render(data, job.options, job.limits).body
+        body = render(data, job.options, job.limits, overlay=overlay(job)).body
         write_atomically(job.dst / task.output, body)
         written = len(body)
         outcome, reason = CONVERTED, ""
@@ -171,6 +174,23 @@ def convert_file(job: Conversion, task: Task) -> Outcome:
         log.exception("unexpected error converting %s", task.input)
         outcome, reason = FAILED, f"unexpected error: {type(error).__name__}: {error}"
     return Outcome(task.input, task.output, outcome, reason, size, written, time.perf_counter() - started)
+
+
+_overlays: dict[tuple, np.ndarray] = {}  # the run's overlay, decoded once per process (a watermark on every file)
+_overlays_lock = threading.Lock()
+
+
+def overlay(job: Conversion) -> np.ndarray | None:
+    """The decoded `overlay` option, an original under SRC as on the server; None without one."""
+    if job.options.overlay is None:
+        return None
+    with Folder(job.src).open(job.options.overlay) as original:
+        key = (original.path, original.mtime_ns, original.size, job.limits)
+        with _overlays_lock:
+            if key not in _overlays:
+                _overlays.clear()
+                _overlays[key] = overlay_pixels(original.read(job.limits.max_source_bytes), job.limits)
+            return _overlays[key]
 
 
 def write_atomically(target: Path, body: bytes) -> None:
@@ -237,7 +257,7 @@ def dask_executor(address: str) -> Iterator[tuple[cf.Executor, int]]:
     try:
         from distributed import Client
     except ImportError:
-        raise Problem(400, "--scheduler needs Dask: pip install 'imgserve[dask]'") from None
+        raise Problem(400, f"--scheduler needs Dask: pip install '{DISTRIBUTION}[dask]'") from None
     try:
         client = Client(address, timeout="15s", set_as_default=False)
     except (OSError, TimeoutError) as error:

@@ -11,7 +11,7 @@ Pixels come out BGR or BGRA, uint8; scaling of n-bit channels matches Pillow's (
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -101,7 +101,18 @@ def read_header(data: bytes) -> Info:
     if compression in (RGB, BITFIELDS, ALPHABITFIELDS) and len(data) < offset + info.stride * height:
         raise ValueError(f"truncated: {info.stride * height} bytes of pixels expected, "
                          f"{len(data) - offset} present")
+    if bits == 32 and compression == RGB and _fourth_bytes_used(data, offset, width * height):
+        info = replace(info, masks=(0xFF0000, 0xFF00, 0xFF, 0xFF000000))
     return info
+
+
+def _fourth_bytes_used(data: bytes, offset: int, pixels: int) -> bool:
+    """32-bit BI_RGB leaves the fourth byte unused, and most writers leave it zero; tools that store BGRA
+    as BI_RGB fill it with alpha. Non-zero anywhere means alpha; all zero means opaque. This is the rule
+    browsers apply to BMPs inside ICO files (for plain BMPs they ignore the byte: colour-and-formats.md).
+    One vectorised pass over the pixels, bound by memory bandwidth."""
+    values = np.frombuffer(data, "<u4", pixels, offset)
+    return bool((values > 0xFFFFFF).any())
 
 
 def _check_masks(masks: tuple[int, ...], bits: int) -> None:

@@ -24,6 +24,7 @@ from . import (
     bmp,  # noqa: E402
     dc_scans,  # noqa: E402
     gif,  # noqa: E402
+    heif,  # noqa: E402
     ops,  # noqa: E402
     png,  # noqa: E402
     tiff,  # noqa: E402
@@ -92,6 +93,8 @@ def decode(data: bytes, header: Header, *, shrink: int = 1, least: tuple[int, in
         if info.compression not in (bmp.RLE4, bmp.RLE8):
             image = bmp.reduced(data, info, stored) if stored else None
             return bmp.decode(data, info) if image is None else image
+    if header.format == "heif":
+        return heif.decode(data)
     found = REDUCERS[header.format](data, stored) if header.format in REDUCERS else None
     if found is not None:
         image = _finished(*found, stored, eight)
@@ -114,7 +117,10 @@ def decode(data: bytes, header: Header, *, shrink: int = 1, least: tuple[int, in
         raise Problem(415, f"{image.dtype} samples are not supported; use 8 or 16 bits or 32-bit float")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    if header.format == "jpeg":
+    if header.format == "avif" and image.dtype == np.uint16 and header.bit_depth < 16:
+        shift = 16 - header.bit_depth  # 10 and 12 bits come as 0..1023 or 0..4095: replicate the top bits
+        image = (image << shift) | (image >> (header.bit_depth - shift))
+    if header.format in ("jpeg", "avif"):  # libavif leaves irot and imir to its caller
         image = ops.orient(image, header.orientation)
     return _finished(image, False, None, eight) if eight else image
 

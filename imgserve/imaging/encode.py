@@ -1,11 +1,14 @@
 """ndarray -> bytes, in memory, with OpenCV: what each format's encoder takes, and its parameters.
 
 The format registry (formats.py) says which formats keep alpha and which sample depths each takes;
-`prepare` brings an array to that, `encode` runs cv2.imencode with the registry's parameters.
+`prepare` brings an array to that, `encode` runs cv2.imencode with the registry's parameters (GIF
+goes through Pillow: imaging/animation.py says why). Outputs carry no metadata but, with icc=keep,
+the source's ICC profile: no EXIF, no GPS position, no camera serial number.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import cv2
@@ -13,7 +16,7 @@ import numpy as np
 
 from .. import formats
 from ..options import WHITE, Options
-from . import ops
+from . import animation, ops
 
 
 def prepare(image: np.ndarray, format: str, bg: tuple[int, int, int, int]) -> np.ndarray:
@@ -45,10 +48,54 @@ def encode_array(image: np.ndarray, format: str = "png", quality: int = 80,
     return encode(prepare(np.ascontiguousarray(image), spec.name, bg), spec.name, Options(q=quality))
 
 
-def encode(image: np.ndarray, format: str, options: Any = Options()) -> bytes:
-    """A prepared array -> `format` bytes; `options` gives the encoder's settings (q, ...)."""
+def encode(image: np.ndarray, format: str, options: Any = Options(), icc: bytes | None = None) -> bytes:
+    """A prepared array -> `format` bytes; `options` gives the encoder's settings (q, ...); `icc`, a
+    profile to embed (for formats whose row says they can)."""
     spec = formats.FORMATS[format]
-    ok, buffer = cv2.imencode(spec.extension, image, spec.encoder(options))
+    if format == "gif":
+        return animation.write_gif([image], [])
+    if icc and format == "tiff":  # OpenCV's TIFF encoder takes no profile: add the tag to what it wrote
+        return tiff_with_icc(encode(image, format, options), icc)
+    if icc:
+        ok, buffer = cv2.imencodeWithMetadata(spec.extension, image, [cv2.IMAGE_METADATA_ICCP],
+                                              [np.frombuffer(icc, np.uint8)], spec.encoder(options))
+    else:
+        ok, buffer = cv2.imencode(spec.extension, image, spec.encoder(options))
     if not ok:
         raise RuntimeError(f"OpenCV could not encode a {image.shape} {image.dtype} array as {format}")
     return buffer.tobytes()
+
+
+def encode_animation(frames: list[np.ndarray], durations: list[int], loops: int, format: str,
+                     options: Any = Options()) -> bytes:
+    """Prepared frames of one size -> an animated `format` file, each frame made BGRA."""
+    frames = [_bgra(frame) for frame in frames]
+    return animation.encode(frames, durations, loops, format, formats.FORMATS[format].encoder(options))
+
+
+def _bgra(image: np.ndarray) -> np.ndarray:
+    if image.dtype != np.uint8:
+        image = ops.to_depth(image, (np.uint8,))
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGRA)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2BGRA) if image.shape[2] == 3 else image
+
+
+def tiff_with_icc(data: bytes, icc: bytes) -> bytes:
+    """A classic TIFF with an InterColorProfile tag (34675) added to its first directory: the profile
+    and a copy of the directory with the new entry go at the end, and the header points to the copy;
+    nothing already written moves, so every offset in the file stays true."""
+    order = "<" if data[:2] == b"II" else ">"
+    ifd = struct.unpack_from(order + "I", data, 4)[0]
+    count = struct.unpack_from(order + "H", data, ifd)[0]
+    entries = [data[ifd + 2 + 12 * i:ifd + 14 + 12 * i] for i in range(count)]
+    next_ifd = data[ifd + 2 + 12 * count:ifd + 6 + 12 * count]
+    body = bytearray(data) + b"\0" * (len(data) & 1)
+    icc_at = len(body)
+    body += icc + b"\0" * (len(icc) & 1)
+    entries.append(struct.pack(order + "HHII", 34675, 7, len(icc), icc_at))
+    entries.sort(key=lambda entry: struct.unpack_from(order + "H", entry)[0])  # tags in ascending order
+    new_ifd = len(body)
+    body += struct.pack(order + "H", len(entries)) + b"".join(entries) + next_ifd
+    struct.pack_into(order + "I", body, 4, new_ifd)
+    return bytes(body)

@@ -11,7 +11,7 @@ never allocates 8192x8192000 pixels on the way).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import bad_option
 from ..options import GRAVITIES, Options
@@ -38,6 +38,7 @@ class Plan:
     resize: Size      # size of the kept part after rotate and flip are applied
     pad: Box | None   # output box around the resized image (fit=pad), offsets <= 0
     shrink: int = 1   # decode at 1/shrink (JPEG); `crop` is then scaled with it
+    free: Box | None = None  # gravity smart/face: the region cover's cut may slide in, once the pixels are seen
     least: Size | None = None  # the smallest the whole source may be decoded at, as displayed (decoders
     # that reduce while decoding stop there): the output's scale, CROP_MARGIN times that when a crop
     # follows; None: at full size
@@ -49,7 +50,8 @@ class Plan:
 
 def plan(width: int, height: int, options: Options, max_dimension: int, *, shrinkable: bool = False) -> Plan:
     """Sizes for a source of `width` x `height` (as displayed). `shrinkable`: the decoder can shrink on load."""
-    x, y, cw, ch = _crop_region(width, height, options.crop)
+    options = with_dpr(options, max_dimension)
+    x, y, cw, ch = crop_region(width, height, options.crop)
     turned = options.rotate in (90, 270)
     rw, rh = (ch, cw) if turned else (cw, ch)
     resize, out = _fit(rw, rh, options)
@@ -57,15 +59,21 @@ def plan(width: int, height: int, options: Options, max_dimension: int, *, shrin
         factor = max_dimension / max(out)
         resize = out = (max(1, min(max_dimension, round(out[0] * factor))),
                         max(1, min(max_dimension, round(out[1] * factor))))
-    ax, ay = GRAVITIES[options.gravity]
-    pad = None
+    ax, ay = anchor(options.gravity)
+    pad = free = None
     if out[0] < resize[0] or out[1] < resize[1]:  # cover: cut the source instead of the resized image
         factor = max(options.w / rw, options.h / rh)
         factor = factor if options.enlarge else min(factor, 1.0)
         cut_w, cut_h = max(1, min(rw, round(out[0] / factor))), max(1, min(rh, round(out[1] / factor)))
         cut = (round((rw - cut_w) * ax), round((rh - cut_h) * ay), cut_w, cut_h)
+        region = (x, y, cw, ch)
         cx, cy, cw, ch = _unturn(cut, rw, rh, options.rotate, options.flip)
         x, y = x + cx, y + cy
+        if isinstance(options.gravity, tuple):  # a focal point, in the source's frame: centred, then kept inside
+            x, y = _centred(options.gravity[0] * width, cw, region[0], region[2]), \
+                _centred(options.gravity[1] * height, ch, region[1], region[3])
+        elif options.gravity not in GRAVITIES:  # smart, face: centred until the pixels say where
+            free = region
         resize = out
     elif out != resize:
         pad = (round((resize[0] - out[0]) * ax), round((resize[1] - out[1]) * ay), *out)
@@ -75,7 +83,7 @@ def plan(width: int, height: int, options: Options, max_dimension: int, *, shrin
         shrink = next((s for s in SHRINK_FACTORS
                        if cw // s >= SHRINK_MARGIN * need_w and ch // s >= SHRINK_MARGIN * need_h), 1)
     crop = None if (x, y, cw, ch) == (0, 0, width, height) else (x, y, cw, ch)
-    return Plan(crop, resize, pad, shrink, _least(width, height, cw, ch, need_w, need_h, crop is not None))
+    return Plan(crop, resize, pad, shrink, free, _least(width, height, cw, ch, need_w, need_h, crop is not None))
 
 
 def _least(width: int, height: int, cw: int, ch: int, need_w: int, need_h: int, cropped: bool) -> Size | None:
@@ -88,7 +96,29 @@ def _least(width: int, height: int, cw: int, ch: int, need_w: int, need_h: int, 
     return None if least[0] >= width or least[1] >= height else least
 
 
-def _crop_region(width: int, height: int, crop: Box | None) -> Box:
+def anchor(gravity: str | tuple[float, float]) -> tuple[float, float]:
+    """(x, y) in 0..1: where the kept (cover) or placed (pad) part sits. A focal point places like an
+    anchor for pad; smart and face are centred until the pixels are seen."""
+    if isinstance(gravity, tuple):
+        return gravity
+    return GRAVITIES.get(gravity, (0.5, 0.5))
+
+
+def with_dpr(options: Options, max_dimension: int) -> Options:
+    """w and h times the device pixel ratio, each at most MAX_DIMENSION; nothing else changes (scale
+    is already relative, and without a box there is nothing to multiply)."""
+    if options.dpr == 1 or (options.w is None and options.h is None):
+        return options
+    times = lambda side: None if side is None else max(1, min(max_dimension, round(side * options.dpr)))  # noqa: E731
+    return replace(options, w=times(options.w), h=times(options.h))
+
+
+def _centred(centre: float, size: int, start: int, extent: int) -> int:
+    """The start of `size` pixels centred on `centre`, kept inside [start, start + extent)."""
+    return min(max(round(centre - size / 2), start), start + extent - size)
+
+
+def crop_region(width: int, height: int, crop: Box | None) -> Box:
     """The crop option clipped to the source; 400 when nothing of it lies inside."""
     if crop is None:
         return 0, 0, width, height

@@ -216,3 +216,95 @@ def to_depth(image: np.ndarray, allowed: tuple[type, ...]) -> np.ndarray:
     if image.dtype == np.uint16:
         return cv2.convertScaleAbs(image, alpha=1 / 257)
     return cv2.convertScaleAbs(np.clip(image, 0, 1), alpha=255)
+
+
+def shrink_to(image: np.ndarray, long_side: int) -> np.ndarray:
+    """A copy whose long side is at most `long_side`, for analysis (saliency, faces), never for output.
+    INTER_AREA has a fast path for exact halves; one odd factor straight from a large image costs
+    several times more, so the image is halved while it is at least twice too large, then resized once."""
+    while max(image.shape[:2]) >= 2 * long_side and min(image.shape[:2]) >= 2:
+        image = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    height, width = image.shape[:2]
+    if max(height, width) > long_side:
+        factor = long_side / max(height, width)
+        image = cv2.resize(image, (max(1, round(width * factor)), max(1, round(height * factor))),
+                           interpolation=cv2.INTER_AREA)
+    return image
+
+
+def content_box(image: np.ndarray, threshold: int) -> tuple[int, int, int, int] | None:
+    """(x, y, w, h) of what is not border, or None when the whole image is border. The border colour is
+    the per-channel median of the four corners (one stained corner does not decide it); a pixel is
+    border while every channel, alpha included, is within `threshold` (0..255 scale) of it. Isolated
+    specks (scanner dust) are opened away first, so they do not hold a border in place."""
+    height, width = image.shape[:2]
+    corners = np.array([image[0, 0], image[0, -1], image[-1, 0], image[-1, -1]], np.float64).reshape(4, -1)
+    border = np.median(corners, axis=0)
+    limit = threshold * peak(image) / 255
+    whole = image.dtype != np.float32
+    planes = image.reshape(height, width, -1)
+    far = np.zeros((height, width), bool)
+    for index, value in enumerate(border):  # one plane at a time, compared in its own type: no float copy
+        low, high = value - limit, value + limit
+        if whole:
+            low, high = int(np.ceil(low - 1e-9)), int(np.floor(high + 1e-9))
+        plane = planes[:, :, index]
+        far |= (plane < low) | (plane > high)
+    mask = far.view(np.uint8)
+    if min(height, width) >= 3:
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    points = cv2.findNonZero(mask)
+    if points is None:
+        return None
+    return tuple(int(v) for v in cv2.boundingRect(points))
+
+
+def compose(image: np.ndarray, overlay: np.ndarray | None, anchor: tuple[float, float] = (1.0, 1.0),
+            scale: float | None = None, opacity: float = 1.0, margin: int = 0) -> np.ndarray:
+    """`overlay` (BGR(A) or gray, any depth) over `image`, its alpha respected and times `opacity`.
+
+    Its size: `scale` times the image's box (contained in it, aspect kept), or its own size when
+    `scale` is None; never more than the room inside `margin`. Its place: `anchor` (x, y in 0..1) of
+    that room, `margin` pixels from the edges it is anchored to. Over a transparent image, the result
+    is the "over" operator: colours weighted by alpha, alpha = a + b(1 - a). A gray image becomes BGR
+    when the overlay has colour. Returns a new array; `image` is left as it was."""
+    if overlay is None:
+        return image
+    height, width = image.shape[:2]
+    mx, my = min(margin, (width - 1) // 2), min(margin, (height - 1) // 2)
+    room_w, room_h = width - 2 * mx, height - 2 * my
+    oh, ow = overlay.shape[:2]
+    want_w, want_h = (scale * width, scale * height) if scale else (ow, oh)
+    factor = min(want_w / ow, want_h / oh, room_w / ow, room_h / oh)
+    size = (max(1, min(room_w, round(ow * factor))), max(1, min(room_h, round(oh * factor))))
+    mark = resize(overlay, size)
+    x, y = mx + round((room_w - size[0]) * anchor[0]), my + round((room_h - size[1]) * anchor[1])
+    if channels(image) == 1 and channels(mark) > 1:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    image = image.copy()
+    colour, alpha = _layers(mark, channels(image))
+    alpha *= opacity
+    roi = image[y:y + size[1], x:x + size[0]]
+    base = roi.astype(np.float32) / peak(image)
+    base = base.reshape(*base.shape[:2], -1)
+    if channels(image) == 4:
+        below = base[:, :, 3:4]
+        out_alpha = alpha + below * (1 - alpha)
+        mixed = colour * alpha + base[:, :, :3] * below * (1 - alpha)
+        np.divide(mixed, out_alpha, out=mixed, where=out_alpha > 0)
+        result = np.concatenate([mixed, out_alpha], axis=2)
+    else:
+        result = colour * alpha + base * (1 - alpha)
+    roi[...] = _to_dtype(result * peak(image), image.dtype).reshape(roi.shape)
+    return image
+
+
+def _layers(mark: np.ndarray, wanted: int) -> tuple[np.ndarray, np.ndarray]:
+    """(colour with the channels of a `wanted`-channel image less alpha, alpha), float32 in 0..1, (h, w, c)."""
+    work = mark.astype(np.float32) / peak(mark)
+    work = work.reshape(*work.shape[:2], -1)
+    alpha = work[:, :, 3:4].copy() if work.shape[2] == 4 else np.ones((*work.shape[:2], 1), np.float32)
+    colour = work[:, :, :3] if work.shape[2] >= 3 else np.repeat(work, 3, axis=2)
+    if wanted == 1:
+        colour = cv2.cvtColor(np.ascontiguousarray(colour), cv2.COLOR_BGR2GRAY)[:, :, None]
+    return colour, alpha

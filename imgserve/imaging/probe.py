@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 from .. import formats
 from ..errors import Problem
-from . import bmp
+from . import bmp, isobmff
 
 
 @dataclass(frozen=True)
 class Header:
-    format: str          # jpeg, png, webp, bmp, tiff, gif
+    format: str          # a name in formats.FORMATS
     width: int           # as stored, before EXIF orientation
     height: int
     channels: int        # as stored: 1 gray, 2 gray+alpha, 3 colour, 4 colour+alpha (palette counts as 3)
@@ -170,6 +170,15 @@ def _bmp(data: bytes) -> Header:
     return Header("bmp", info.width, info.height, 4 if info.alpha else 3, 8)
 
 
+def _isobmff(format: str) -> Callable[[bytes], Header]:
+    """AVIF and HEIF: the primary image's `ispe`, `pixi`, and `irot`/`imir` as an EXIF orientation."""
+    def read(data: bytes) -> Header:
+        facts = isobmff.facts(data)
+        return Header(format, facts.width, facts.height, facts.channels, facts.depth, orientation=facts.orientation)
+    return read
+
+
 READERS: dict[str, Callable[[bytes], Header]] = {
     "jpeg": _jpeg, "png": _png, "webp": _webp, "bmp": _bmp, "tiff": _tiff, "gif": _gif,
+    "avif": _isobmff("avif"), "heif": _isobmff("heif"),
 }

@@ -5,6 +5,8 @@ touches; at exactly 1/2 it takes a SIMD path that is several times cheaper per s
 big reduction is done as libvips does it: exact 2x2 box halvings while the image is at least four
 times the target, then one INTER_AREA to the exact size (2..4 source pixels per output pixel, so it
 still averages). The result stays within a few grey levels of a single INTER_AREA (docs/performance.md).
+A reduction by whole factors on both sides is one INTER_AREA step (OpenCV's fast path too), exact:
+halvings would blur edges that fall on the output's pixel grid (flat graphics, test cards).
 
 Alpha is premultiplied before any averaging (colour under transparent pixels must not bleed into
 edges), band by band so that no premultiplied copy of the whole source is ever held: each band is
@@ -30,9 +32,12 @@ def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (width, height) == tuple(size):
         return image
     premultiplied = _has_alpha(image)
+    if width % size[0] == 0 and height % size[1] == 0:  # whole factors: one exact step, OpenCV's fast path
+        small = _by_bands(image, width // size[0], height // size[1], premultiplied)
+        return _unpremultiply(small, image.dtype) if premultiplied else small
     work = image
     if premultiplied and _halvable(work, size):
-        work = _halve_premultiplied(work)
+        work = _by_bands(work, 2, 2, premultiplied)
     elif premultiplied:
         work = _premultiply(work)
     while _halvable(work, size):
@@ -76,15 +81,20 @@ def _halve(image: np.ndarray) -> np.ndarray:
     return cv2.resize(even, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
 
 
-def _halve_premultiplied(image: np.ndarray) -> np.ndarray:
-    """Premultiply and halve band by band into one half-size array (8 bits stay 8 bits; deeper samples
-    come out float32, premultiplied, for the rest of the reduction)."""
+def _by_bands(image: np.ndarray, fx: int, fy: int, premultiply: bool) -> np.ndarray:
+    """Area averages of `fx` x `fy` blocks, into one array, a band of rows at a time; premultiplied
+    band by band when asked (8 bits stay 8 bits; deeper samples come out float32, premultiplied, for
+    the rest of the reduction). Rows and columns past the last whole block are dropped."""
     height, width = image.shape[:2]
-    rows, cols = height // 2 * 2, width // 2 * 2
-    out = np.empty((rows // 2, cols // 2, 4), np.uint8 if image.dtype == np.uint8 else np.float32)
-    for top in range(0, rows, BAND_ROWS):
-        band = _premultiply(image[top:min(top + BAND_ROWS, rows), :cols])
-        cv2.resize(band, (cols // 2, band.shape[0] // 2), dst=out[top // 2:(top + band.shape[0]) // 2],
+    rows, cols = height // fy * fy, width // fx * fx
+    dtype = image.dtype if not premultiply or image.dtype == np.uint8 else np.float32
+    out = np.empty((rows // fy, cols // fx, *image.shape[2:]), dtype)
+    step = max(1, BAND_ROWS // fy) * fy
+    for top in range(0, rows, step):
+        band = image[top:min(top + step, rows), :cols]
+        if premultiply:
+            band = _premultiply(band)
+        cv2.resize(band, (cols // fx, band.shape[0] // fy), dst=out[top // fy:(top + band.shape[0]) // fy],
                    interpolation=cv2.INTER_AREA)
     return out
 

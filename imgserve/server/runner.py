@@ -8,6 +8,7 @@ on), idle kept-alive connections are closed, a request that still arrives on a b
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import sys
@@ -20,11 +21,12 @@ from dataclasses import fields
 import waitress
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
-from waitress.task import ThreadedTaskDispatcher
+from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.utilities import BadRequest, RequestEntityTooLarge, RequestHeaderFieldsTooLarge, ServerNotImplemented
 from werkzeug.wsgi import ClosingIterator
 
 from ..errors import PROBLEM_JSON, Problem
-from ..settings import Settings
+from ..settings import Settings, SettingsError
 from ..web import logs
 from ..web.app import create_app
 from . import allocator
@@ -33,6 +35,7 @@ from .nativelog import capture_native_stderr
 log = logging.getLogger("imgserve")
 BODY_SLACK = 2  # waitress reads bodies up to this many times MAX_BODY_BYTES, so the app can answer 413 itself
 DRAINING = "draining"  # the endpoint label of requests refused while shutting down (never routed)
+UNREADABLE = "unreadable"  # ... and of requests waitress could not read (never routed either)
 
 
 class Drain:
@@ -120,8 +123,64 @@ def dispatcher(threads: int) -> ThreadedTaskDispatcher:
     return tasks
 
 
+class ProblemErrorTask(ErrorTask):
+    """waitress's answer to a request it could not read itself (a bad Content-Length, a chunked body over
+    the limit, a Transfer-Encoding it does not do, headers over its limit, a malformed request line or
+    URI) as problem+json saying what to send instead, with an access line and a count, like any answer.
+    Stock waitress sends text/plain that nothing logs."""
+
+    def execute(self) -> None:
+        error, request = self.request.error, self.request
+        problem = transport_problem(error, self.channel.adj.max_request_header_size,
+                                    self.channel.adj.max_request_body_size // BODY_SLACK)
+        body = problem.body()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", PROBLEM_JSON))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+        account = getattr(self.channel.server, "account", None)
+        if account is not None:
+            known = not isinstance(error, RequestHeaderFieldsTooLarge)  # else the parser put a stand-in line
+            method = getattr(request, "command", "") if known else ""
+            path, _, query = (getattr(request, "request_uri", "") if known else "").partition("?")
+            account({"REQUEST_METHOD": method or "-", "PATH_INFO": path or "-", "QUERY_STRING": query},
+                    UNREADABLE, error.code, len(body), 0.0, detail=problem.detail)
+
+
+def transport_problem(error, max_header: int, max_body: int) -> Problem:
+    """What a person should send instead, for each way waitress can refuse to read a request."""
+    reason = str(error.body)
+    if isinstance(error, RequestHeaderFieldsTooLarge):
+        return Problem(431, f"the request line and headers are over {max_header} bytes, the most this server "
+                            "reads: send fewer or shorter headers (large cookies?)")
+    if isinstance(error, RequestEntityTooLarge):
+        return Problem(413, f"the body is larger than {max_body} bytes, the most this server accepts in a request "
+                            "body: send a smaller image")
+    if isinstance(error, ServerNotImplemented):
+        return Problem(501, "this server reads no Transfer-Encoding but chunked: send the body as it is, with "
+                            "Content-Length, or with Transfer-Encoding: chunked")
+    if not isinstance(error, BadRequest):  # the app raised past Flask's handlers: a bug, logged by waitress
+        return Problem(500, "the server failed to handle this request; its log has the details")
+    details = {
+        "Bad URI": "the request target is not a valid URI: percent-encode characters outside ASCII as UTF-8 "
+                   "(é as %C3%A9)",
+        "Start line is invalid": "the request line is not `METHOD /path HTTP/1.1`: percent-encode spaces in the "
+                                 "path and query as %20",
+        "Content-Length is invalid": "Content-Length must be the body's length in bytes, one decimal number: "
+                                     "send it so, or send the body with Transfer-Encoding: chunked",
+    }
+    if reason in details:
+        return Problem(400, details[reason])
+    if "chunk" in reason.lower():
+        return Problem(400, f"the chunked body is malformed ({reason.lower()}): each chunk is its size in hex, "
+                            "CRLF, the bytes, CRLF, and a 0-size chunk ends the body")
+    return Problem(400, f"the request could not be read ({reason}): send a well-formed HTTP/1.1 request")
+
+
 class QuietChannel(HTTPChannel):
-    """waitress's connection, except that the main loop does not wait on a socket it cannot write.
+    """waitress's connection, except that the main loop does not wait on a socket it cannot write, and
+    requests it cannot read get problem+json (ProblemErrorTask).
 
     waitress sends a response from the worker thread (its send_bytes is 1), but marks the connection
     writable for its main loop whenever output is pending. While the worker is inside send() (holding
@@ -131,6 +190,8 @@ class QuietChannel(HTTPChannel):
     free (the worker left output behind, or waits for the loop to drain it): the passes that can write.
     Same servers alternated (2 s windows): thumbnails at 8 clients +3.0%, +3.3%, +2.4% in three runs
     of 30-40 rounds; the loop's CPU per thumbnail went from 475 to 214-258 us."""
+
+    error_task_class = ProblemErrorTask
 
     def writable(self) -> bool:
         if self.will_close or self.close_when_flushed:
@@ -144,13 +205,15 @@ class QuietChannel(HTTPChannel):
         return True
 
 
-def listen(app: Callable, threads: int, **options):
-    """waitress's server for `app`, with the thread order of RecentFirst and the QuietChannel."""
+def listen(app: Callable, threads: int, account: Callable[..., None] | None = None, **options):
+    """waitress's server for `app`, with the thread order of RecentFirst and the QuietChannel; `account`
+    logs and counts the requests waitress answers itself (web.Service.account)."""
     # `_dispatcher` is create_server's one way in for a dispatcher of our own (waitress calls it a test
     # shim), and `channel_class` is read at each accept; waitress is pinned below 4 and
     # tests/e2e/test_server.py runs this server for real.
     server = waitress.create_server(app, _dispatcher=dispatcher(threads), **options)
     server.channel_class = QuietChannel
+    server.account = account
     return server
 
 
@@ -162,15 +225,38 @@ def serve(settings: Settings) -> None:
     capture_native_stderr()
     listener = logs.configure(settings.log_format)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a "queue depth" line per busy request
-    app = create_app({f.name: getattr(settings, f.name) for f in fields(Settings)})
-    drain = Drain(app, app.extensions["imgserve"].account)
-    server = listen(drain, settings.threads, **waitress_options(settings))
+    try:
+        app = create_app({f.name: getattr(settings, f.name) for f in fields(Settings)})
+        drain = Drain(app, app.extensions["imgserve"].account)
+        try:
+            server = listen(drain, settings.threads, drain.account, **waitress_options(settings))
+        except (OSError, ValueError) as error:  # waitress says ValueError for a host it cannot resolve
+            raise SettingsError(cannot_listen(error, settings.host, settings.port)) from None
+    except SettingsError:
+        listener.stop()
+        raise
     signal.signal(signal.SIGTERM, lambda signum, frame: _stop(server, drain, settings.shutdown_timeout))
     server.print_listen("Serving on http://{}:{}")
     server.run()  # returns once _exit_when_idle has closed every socket
     server.task_dispatcher.shutdown(timeout=1)
     log.info("stopped")
     listener.stop()
+
+
+def cannot_listen(error: OSError | ValueError, host: str, port: int) -> str:
+    """What to do when the listening socket cannot be made, naming the flag and the setting."""
+    if not isinstance(error, OSError):
+        return f"host {host!r} cannot be resolved to an address; pass --host or set IMGSERVE_HOST"
+    if error.errno == errno.EADDRINUSE:
+        return f"port {port} is in use; pass --port or set IMGSERVE_PORT"
+    if error.errno == errno.EACCES:
+        return (f"port {port} needs privileges this user does not have (ports below 1024 usually do); "
+                "pass --port or set IMGSERVE_PORT to 1024 or above")
+    if error.errno == errno.EADDRNOTAVAIL:
+        return (f"{host} is not an address of this machine; pass --host or set IMGSERVE_HOST "
+                "(127.0.0.1 for this machine only, 0.0.0.0 for every interface)")
+    return (f"cannot listen on {host}:{port} ({error.strerror or error}); check --host and --port "
+            "(IMGSERVE_HOST, IMGSERVE_PORT)")
 
 
 def _stop(server, drain: Drain, timeout: float) -> None:

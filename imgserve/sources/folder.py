@@ -122,7 +122,7 @@ class Folder:
         try:
             base = self.root.joinpath(*safe_parts(dir)).resolve(strict=True) if dir else self.root
         except (OSError, RuntimeError):
-            raise _not_found(dir) from None
+            raise Problem(404, f"no folder {dir!r} under the image root") from None
         if not within(base, self.root) or not base.is_dir():
             raise Problem(404, f"no folder {dir!r} under the image root")
         prefix = "/".join(safe_parts(dir)) + "/" if dir else ""

@@ -58,8 +58,24 @@ REMEMBERED_URLS = 4096  # validators kept for revalidation, least recently used 
 RESOLVERS = 4           # threads for name lookups, so a lookup can be given up at the deadline
 # Cloud metadata services; all but Alibaba's are link-local or private already, named for the message.
 METADATA = frozenset(map(ip_address, ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")))
+METADATA_REASON = "cloud metadata"
 NAT64 = ip_network("64:ff9b::/96")
 _URL_SAFE = "/%:@!$&'()*+,;=-._~?"  # what may stay as it is in a request target; the rest is %-encoded
+
+
+def _to_add(scheme: str, host: str, port: int) -> str:
+    """What to add to IMGSERVE_REMOTE_ALLOW to allow host:port: the host alone where the port is the
+    scheme's default, with the port for an address only such an entry allows; nothing for a metadata
+    service, which no image URL should name."""
+    try:
+        reason = refused(host)
+    except ValueError:  # a name: its addresses are checked when it is resolved
+        reason = None
+    if reason == METADATA_REASON:
+        return f"; {host} is a {reason} address, which no image URL should name"
+    entry = authority(host) if port == DEFAULT_PORTS[scheme] and reason is None else authority(host, port)
+    return (f": add {entry} to it to fetch from there (entries are matched as written: a name does not allow its "
+            "addresses, nor an address its names)")
 
 
 def refused(address: str) -> str | None:
@@ -72,7 +88,7 @@ def refused(address: str) -> str | None:
         candidates = ([embedded] if embedded else []) + candidates
     for candidate in candidates:
         if candidate in METADATA:
-            return "cloud metadata"
+            return METADATA_REASON
         for kind in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
             if getattr(candidate, f"is_{kind}"):
                 return kind.replace("_", "-")
@@ -129,7 +145,8 @@ class Remote:
 
     def _load(self, url: str) -> Loaded:
         if not self.allow:
-            raise Problem(403, "this server does not fetch remote images (its IMGSERVE_REMOTE_ALLOW list is empty)")
+            raise Problem(403, "this server does not fetch remote images: IMGSERVE_REMOTE_ALLOW is empty; list the "
+                               "hosts /fetch may read there (host or host:port, comma-separated)")
         with self._lock:
             known = self._known.get(url)
         headers, body = self._get(url, known)
@@ -211,7 +228,7 @@ class Remote:
         port = port or DEFAULT_PORTS[scheme]
         exact = authority(host, port) in self.allow
         if not exact and not (port == DEFAULT_PORTS[scheme] and authority(host) in self.allow):
-            raise Problem(403, f"{authority(host, port)} is not a host this server fetches images from")
+            raise Problem(403, f"{authority(host, port)} is not in IMGSERVE_REMOTE_ALLOW{_to_add(scheme, host, port)}")
         path = quote(parts.path or "/", safe=_URL_SAFE)
         path += f"?{quote(parts.query, safe=_URL_SAFE)}" if parts.query else ""
         return _Target(f"{scheme}://{authority(host, port)}{path}", scheme, host, port, path, exact)
@@ -229,8 +246,11 @@ class Remote:
         for address in addresses if not target.exact else ():
             reason = refused(address)
             if reason:
+                hint = "" if reason == METADATA_REASON else (
+                    " unless IMGSERVE_REMOTE_ALLOW names the host with its port: add "
+                    f"{authority(target.host, target.port)} to allow it on purpose")
                 raise Problem(403, f"{target.host} resolves to {address}, a {reason} address, which this server "
-                                   "does not fetch from")
+                                   f"does not fetch from{hint}")
         return addresses
 
     def _request(self, connection: _Connection, target: _Target, conditional: Validators | None,

@@ -54,7 +54,12 @@ def read(request: Request, limit: int) -> bytes:
                                "image's bytes with Content-Type image/* (image/png, image/jpeg, ...), or as the "
                                f"file field {FIELD!r} of a multipart/form-data body")
     except RequestEntityTooLarge:
-        raise _too_large("the body is larger than that", limit) from None
+        if request.content_length is None or request.content_length > limit:
+            raise _too_large("the body is larger than that", limit) from None
+        # a body within the limit: Werkzeug's form parser refused its parts, not its size
+        raise Problem(413, f"the multipart body has more than {request.max_form_parts} parts, or a text field over "
+                           f"{request.max_form_memory_size} bytes: send one part, the file field {FIELD!r} (or the "
+                           "image's bytes as the body, with Content-Type image/*)") from None
     if not data:
         raise Problem(400, "the body is empty: send the image's bytes")
     return data
@@ -62,6 +67,9 @@ def read(request: Request, limit: int) -> bytes:
 
 def _field(request: Request) -> bytes:
     files = request.files.getlist(FIELD)
+    if not request.files and not request.form:
+        raise Problem(400, "the multipart body has no part this server can read: check the boundary in its "
+                           f"Content-Type, and send the image as the file field {FIELD!r}")
     if len(files) != 1:
         given = sorted(repr(name) for name in set(request.files) | set(request.form))  # names may be odd
         raise Problem(400, f"the multipart body needs exactly one file field {FIELD!r}; "

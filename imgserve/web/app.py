@@ -8,17 +8,19 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import RequestRedirect
 
 from ..errors import PROBLEM_JSON, Problem
-from ..settings import Settings
+from ..settings import Settings, unknown_variables
 from ..sources.upload import InMemoryRequest
-from . import images, info, logs, metrics, openapi, operations, page, placeholders
+from . import images, info, logs, metrics, openapi, operations, page, placeholders, srcset
 from .repeat_cache import RepeatCache
 from .service import EXTENSION, Service, service
 
@@ -31,6 +33,7 @@ ROUTES: list[tuple[str, Callable[..., Response], tuple[str, ...]]] = [
     ("/fetch", images.fetch, ("GET",)),
     ("/placeholder/<size>", placeholders.placeholder, ("GET",)),
     ("/info/<path:id>", info.info, ("GET",)),
+    ("/srcset/<path:id>", srcset.srcset, ("GET",)),
     ("/healthz", operations.healthz, ("GET",)),
     ("/readyz", operations.readyz, ("GET",)),
     ("/metrics", operations.metrics, ("GET",)),
@@ -44,7 +47,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The WSGI app. Settings come from `IMGSERVE_*`; `test_config` overrides them by name."""
     settings = Settings.load(**(test_config or {}))
     logs.ensure_handler(settings.log_format)
+    if test_config is None:  # configured by the environment alone, as under `waitress-serve --call`
+        for warning in unknown_variables(os.environ):
+            log.warning(warning)
     app = Flask(__name__)
+    # Werkzeug answers `/image//x` (and `/image/%2fx`, decoded the same) with a 308 to the merged path,
+    # built from the Host header: a redirect anyone can point elsewhere. Paths are matched as sent.
+    app.url_map.merge_slashes = False
     app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions[EXTENSION] = svc = Service(settings)
@@ -81,9 +90,32 @@ def problem_response(problem: Problem) -> Response:
 
 
 def http_error(error: HTTPException) -> Response:
-    """Routing errors (404, 405, ...) in the same problem+json shape as everything else."""
-    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    """Routing errors (404, 405, ...) in the same problem+json shape as everything else, saying what
+    this server does answer. Never a redirect: Werkzeug builds its Location from the Host header."""
+    if isinstance(error, RequestRedirect) or error.code == 404:
+        return problem_response(Problem(404, unknown_route(request.path)))
+    if isinstance(error, MethodNotAllowed):
+        allowed = ", ".join(sorted(set(error.valid_methods or ()) - {"OPTIONS"}))
+        return problem_response(Problem(405, f"{request.method} is not allowed on {request.path}; it answers "
+                                             f"{allowed}", headers={"Allow": allowed}))
+    headers = {k: v for k, v in error.get_headers() if k.lower() not in ("content-type", "location")}
     return problem_response(Problem(error.code or 500, error.description or error.name, headers=headers))
+
+
+def unknown_route(path: str) -> str:
+    """A 404's detail for a path that matches no route: what is wrong with it, and what would be right."""
+    family, _, rest = path.lstrip("/").partition("/")
+    if family in ("image", "info") and not rest.strip("/"):
+        return (f"/{family}/ needs the id of an original after it, its path under the image root, like "
+                f"/{family}/photos/rotated.jpg")
+    if family in ("image", "info"):
+        return (f"no original {rest!r}: an id is a path under the image root, without a leading slash or empty "
+                "segments, like photos/rotated.jpg")
+    if ".." in path.split("/"):
+        return f"no such path {path!r}: '..' segments name nothing here; ask for the path itself"
+    answered = ", ".join(f"{methods[0]} {rule.replace('<path:id>', '<id>').replace('<size>', '<W>x<H>')}"
+                         for rule, _, methods in ROUTES)
+    return f"no such path {path!r}; this server answers {answered} and /static/ for the page's files"
 
 
 def unexpected(error: Exception) -> Response:

@@ -7,6 +7,7 @@ If-Modified-Since is answered with a 304 for the price of opening (or stat-ing) 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from flask import Response
@@ -15,13 +16,15 @@ from werkzeug.http import is_resource_modified
 NOT_MODIFIED_HEADERS = ("ETag", "Cache-Control", "Last-Modified", "Vary")  # what a 304 repeats (RFC 9110 15.4.5)
 
 
-def caching_headers(tag: str, modified: float | None, max_age: int | None, *, vary: bool) -> dict[str, str]:
-    """ETag, Cache-Control (`no-store` when `max_age` is None), Vary, and Last-Modified when known."""
+def caching_headers(tag: str, modified: float | None, max_age: int | None, *,
+                    vary: Sequence[str] = ()) -> dict[str, str]:
+    """ETag, Cache-Control (`no-store` when `max_age` is None), Vary (the request headers that changed
+    the response), and Last-Modified when known."""
     headers = {"ETag": tag, "Cache-Control": "no-store" if max_age is None else f"public, max-age={max_age}"}
     if modified is not None:
         headers["Last-Modified"] = datetime.fromtimestamp(int(modified), UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
     if vary:
-        headers["Vary"] = "Accept"
+        headers["Vary"] = ", ".join(vary)
     return headers
 
 

@@ -178,11 +178,14 @@ class _Enqueue(QueueHandler):
 
 def ensure_handler(format: str) -> None:
     """When nothing is configured (e.g. under `waitress-serve --call`), Python would drop INFO lines:
-    give the `imgserve` loggers a handler of their own, once. A host that configures logging wins."""
+    give the root logger a handler, once, and let the `imgserve` loggers through at INFO. A host that
+    configures logging first wins. On the root, not on `imgserve`: waitress-serve calls
+    logging.basicConfig() after the app is made, which then finds a handler and adds none, where a
+    second one would write every line twice."""
     logger = logging.getLogger("imgserve")
     if logger.hasHandlers():
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(format))
-    logger.addHandler(handler)
+    logging.getLogger().addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -25,11 +25,13 @@ if TYPE_CHECKING:
 ERRORS = {
     400: "a bad option or parameter; the body's `option` names it",
     403: "missing or wrong signature (the body's `signed` is the string the server checked), "
-         "or a source the server may not read",
+         "a source the server may not read, or /placeholder on a presets-only server",
     404: "no such original, or an id that could leave the root",
     413: "the original or the body is larger than MAX_SOURCE_BYTES",
-    415: "not an image: only JPEG, PNG, WebP, BMP, TIFF and GIF are decoded (decided from magic bytes), or corrupt",
-    422: "a decodable image over MAX_PIXELS, refused from its header before decoding",
+    415: f"not an image: only {formats.listed()} are decoded (decided from magic bytes), or corrupt; HEIF "
+         "also needs the server's optional heif extra",
+    422: "a decodable image over MAX_PIXELS, or an animation over MAX_ANIMATION_PIXELS (frames x pixels), "
+         "refused from its header before decoding",
     502: "the remote source failed or sent something unusable",
     503: "overloaded: every processing slot busy and the queue full; try again after Retry-After",
     504: "the remote source did not answer in time",
@@ -47,6 +49,25 @@ PROBLEM = {
     },
 }
 ANY_JSON = {"type": "object"}
+PLACEHOLDER = {"type": "object", "required": ["dominant", "blurhash", "lqip"], "properties": {
+    "dominant": {"type": ["string", "null"], "description": "#rrggbb, the commonest colour"},
+    "blurhash": {"type": "string"},
+    "lqip": {"type": "string", "description": "a data: URI of a 16 px wide WebP"}}}
+CANDIDATES = {"type": "array", "items": {"type": "object", "required": ["url", "width"], "properties": {
+    "url": {"type": "string"}, "width": {"type": "integer"}}}}
+SRCSET = {"type": "object", "required": ["html", "width", "height", "sources", "img", "placeholder"], "properties": {
+    "html": {"type": "string"}, "width": {"type": "integer"}, "height": {"type": "integer"},
+    "sizes": {"type": "string"},
+    "sources": {"type": "array", "items": {"type": "object", "required": ["type", "srcset"], "properties": {
+        "type": {"type": "string"}, "srcset": CANDIDATES}}},
+    "img": {"type": "object"}, "placeholder": PLACEHOLDER}}
+PROFILE = {"type": ["object", "null"], "description": "the embedded colour profile (null: none, shown as sRGB)",
+           "properties": {"description": {"type": "string"}, "colour_space": {"type": "string"},
+                          "version": {"type": "string"}, "srgb": {"type": "boolean"},
+                          "from": {"enum": ["icc", "cicp"]}}}
+ANIMATION = {"type": ["object", "null"], "description": "null for a still image",
+             "properties": {"frames": {"type": "integer"}, "duration_ms": {"type": "integer"},
+                            "loops": {"type": "integer", "description": "plays; 0 forever"}}}
 
 
 def openapi() -> Response:
@@ -82,20 +103,48 @@ def document(settings: Settings) -> dict[str, Any]:
                 _query("bg", {**schemas["bg"], "description": "background colour"}),
                 _query("fg", {**schemas["bg"], "description": "text colour"}),
                 _query("format", schemas["format"]),
-            ], [200, 400], image=True,
+            ], [200, 400, 403], image=True,
             path_params=[_path_param("size", "`WxH`, each 1..MAX_DIMENSION", pattern="^[0-9]{1,9}x[0-9]{1,9}$")])},
         "/info/{id}": {"get": {
-            "summary": "Facts about an original, read from its header where possible",
-            "parameters": [_path_param("id", "as for /image/{id}")],
+            "summary": "Facts about an original, read from its header where possible, and its placeholders",
+            "parameters": [_path_param("id", "as for /image/{id}"),
+                           _query("placeholder", {"type": "integer", "enum": [0, 1], "description":
+                                                  "1: add the placeholder (dominant colour, BlurHash, LQIP), "
+                                                  "which costs a decode"})],
             "responses": {"200": _json("the facts", {"type": "object", "required": ["width", "height", "format"],
                                                      "properties": {
                                                          "width": {"type": "integer"},
                                                          "height": {"type": "integer"},
                                                          "channels": {"type": "integer"},
+                                                         "bit_depth": {"type": "integer"},
                                                          "format": {"type": "string"},
                                                          "bytes": {"type": "integer"},
+                                                         "placeholder": {"oneOf": [PLACEHOLDER, {"type": "null"}]},
+                                                         "profile": PROFILE,
+                                                         "animation": ANIMATION,
                                                      }}),
-                          **_problems([403, 404, 413, 415])},
+                          **_problems([400, 403, 404, 413, 415, 503])},
+        }},
+        "/srcset/{id}": {"get": {
+            "summary": "A ready <picture> element for an original: AVIF/WebP <source>s and a fallback <img>, each "
+                       "with a srcset of /image URLs (signed when signing is on), intrinsic width and height, and a "
+                       "placeholder; JSON with Accept: application/json"
+                       + (" (not on this server: it only serves presets)" if settings.presets_only else ""),
+            "parameters": [_path_param("id", "as for /image/{id}"),
+                           _query("widths", {"type": "string", "pattern": "^[0-9]{1,9}(?:,[0-9]{1,9}){0,15}$",
+                                             "description": "comma-separated candidate widths in pixels (at most "
+                                                            "16); default: a ladder up to the image's width"}),
+                           _query("sizes", {"type": "string", "maxLength": 500, "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+                                            "description": "the sizes attribute, e.g. `(max-width: 600px) 100vw, "
+                                                           "600px`; default 100vw"}),
+                           _query("alt", {"type": "string", "maxLength": 500, "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+                                          "description": "the image's alt text; default empty"}),
+                           *[p for p in params if p["name"] not in ("format", "dpr", "scale")]],
+            "responses": {"200": {"description": "the markup", "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "application/json": {"schema": SRCSET}}},
+                "304": {"description": "not modified"},
+                **_problems([400, 403, 404, 413, 415, 422, 503])},
         }},
         "/healthz": {"get": {"summary": "Alive: the process answers requests", "responses": {
             "200": _json("alive", {"type": "object", "required": ["status"],
@@ -160,7 +209,8 @@ def query_options(settings: Settings) -> list[dict[str, Any]]:
     if settings.presets_only:
         schemas = {"format": {**schemas["format"], "enum": ["auto"]},
                    **({"preset": schemas["preset"]} if "preset" in schemas else {})}
-    params = [_query(name, schema) for name, schema in schemas.items()]
+    params = [_query(name, schema, required=settings.presets_only and name == options.PRESET)
+              for name, schema in schemas.items()]
     if settings.signing_keys:
         params.append(_query("s", {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$",
                                    "description": "base64url HMAC-SHA256 of the canonical path and query"},

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, request
 
 from .. import __version__
-from ..errors import bad_option
+from ..errors import Problem, bad_option
 from ..imaging.placeholder import DEFAULT_BG, DEFAULT_FG, Placeholder
 from ..options import SIGNATURE, parse_color
 from .caching import etag
@@ -28,10 +28,13 @@ _SIZE = re.compile(r"([0-9]{1,9})x([0-9]{1,9})")
 
 def placeholder(size: str) -> Response:
     svc = service()
+    if svc.settings.presets_only:  # its size is the client's choice, so no preset could bound its cost
+        raise Problem(403, "/placeholder is off on this server: it only serves presets (IMGSERVE_PRESETS_ONLY=1); "
+                           "use /image/<id>?preset=<name>")
     options = request_options(own=PARAMS)
     drawing = parse(size, request.args, svc.settings.max_dimension)
     tag = etag(drawing.identity, options.canonical(), __version__)
-    headers = caching_headers(tag, None, svc.settings.cache_max_age, vary=options.negotiated)
+    headers = caching_headers(tag, None, svc.settings.cache_max_age, vary=("Accept",) if options.negotiated else ())
     if fresh(request.environ, tag):
         return not_modified(headers)
     return image_response(produce(tag, drawing.draw, options), headers)

@@ -164,7 +164,7 @@ def photos(folder: Path, count: int, width: int, height: int) -> list[Path]:
 def test_second_run_skips_what_is_up_to_date_and_is_much_faster(tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     inputs = photos(src, 12, 640, 480)
-    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27))
+    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27, 10**8))
 
     started = time.perf_counter()
     first = batch.convert(job, workers=2)
@@ -184,7 +184,7 @@ def test_second_run_skips_what_is_up_to_date_and_is_much_faster(tmp_path: Path) 
 def test_a_failing_write_leaves_the_old_output_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     inputs = photos(src, 3, 64, 48)
-    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27))
+    job = batch.Conversion(src, dst, Options(format="png"), batch.Limits(10**8, 8192, 2**27, 10**8))
     assert batch.convert(job, workers=2).converted == 3
     old = (dst / "0" / "photo-000.png").read_bytes()
     (dst / "0" / "photo-001.png").unlink()
@@ -233,7 +233,7 @@ def test_outputs_match_what_the_server_returns(tmp_path: Path) -> None:
     (["--format", "png", "--width", "١٢"], "--width", "expected a whole number"),
     (["--format", "png", "--width", "9000"], "--width", "must be from 1 to 8192"),
     (["--format", "png", "--width", "300", "--max-dimension", "200"], "--width", "must be from 1 to 200"),
-    (["--format", "gif"], "--format", "expected one of jpeg, png, webp, bmp, tiff"),
+    (["--format", "heif"], "--format", "expected one of jpeg, png, webp, avif, bmp, tiff, gif"),
     (["--format", "auto"], "--format", "auto follows a browser's Accept header"),
     (["--format", "png", "--scale", "0.5", "--width", "10"], "--scale", "give either scale or w/h"),
     (["--format", "png", "--bg", "red"], "--bg", "expected a hex colour"),
@@ -375,7 +375,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
 
 
 def test_dask_cluster_gives_the_same_outputs_and_report(archive: Path, tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed", reason="the Dask path needs pip install 'imgserve[dask]'")
+    distributed = pytest.importorskip("distributed", reason="the Dask path needs pip install 'imgserve-server[dask]'")
     local, remote = tmp_path / "local", tmp_path / "remote"
     convert(archive, local, "--format", "png", "--width", "20", "--report", str(tmp_path / "local.csv"))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -407,3 +407,20 @@ def test_a_fifo_named_like_an_image_fails_instead_of_blocking_the_run(tmp_path: 
     assert run.returncode == 1
     assert "failed: pipe.bmp: 404" in run.stderr
     assert (tmp_path / "dst" / "good.png").is_file() and not (tmp_path / "dst" / "pipe.png").exists()
+
+
+def test_convert_takes_the_new_options_and_composes_the_overlay_under_src(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "marks").mkdir(parents=True)
+    (src / "a.png").write_bytes(encode(np.full((100, 200, 3), 200, np.uint8)))
+    mark = np.zeros((10, 20, 4), np.uint8)
+    mark[:, :, 2:] = 255
+    (src / "marks" / "logo.png").write_bytes(encode(mark))
+    result = CliRunner().invoke(main, ["convert", str(src), str(dst), "--format", "png", "--width", "100",
+                                       "--overlay", "marks/logo.png", "--overlay-gravity", "nw", "--quiet"])
+    assert result.exit_code == 0, result.output
+    image = decode((dst / "a.png").read_bytes())
+    assert image.shape == (50, 100, 3) and (image[:10, :20] == (0, 0, 255)).all() and (image[20:, 30:] == 200).all()
+    missing = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "o2"), "--format", "png",
+                                        "--overlay", "nothing.png"])
+    assert missing.exit_code == 2 and "--overlay" in missing.output

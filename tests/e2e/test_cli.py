@@ -61,6 +61,28 @@ def test_info_and_sign_work_outside_a_folder_of_originals(tmp_path: Path, monkey
     assert signed.output.startswith("/image/a.png?w=3&s=")
 
 
+def test_sign_prints_a_url_a_browser_sends_as_is_and_the_server_accepts(root: Path) -> None:
+    """A raw space (or a non-ASCII letter) in the printed URL is not a URL: curl and browsers encode it
+    their own way, or refuse it."""
+    from imgserve import create_app
+    from tests.support.images import decode, encode, quadrants
+
+    key = "k" * 32
+    (root / "my photo é.png").write_bytes(encode(quadrants()))
+    (root / "100%.png").write_bytes(encode(quadrants()))
+    client = create_app({"root": str(root), "signing_keys": key}).test_client()
+    for typed, printed in [("/image/my photo é.png?w=20", "/image/my%20photo%20%C3%A9.png?w=20&s="),
+                           ("/image/my%20photo%20%C3%A9.png?w=20", "/image/my%20photo%20%C3%A9.png?w=20&s="),
+                           ("/image/100%25.png?w=20", "/image/100%25.png?w=20&s=")]:
+        result = CliRunner().invoke(main, ["sign", typed, "--key", key])
+        assert result.exit_code == 0, result.output
+        url = result.stdout.strip()
+        assert url.startswith(printed) and url.isascii() and " " not in url, url
+        response = client.get(url)
+        assert response.status_code == 200, (typed, response.get_data(as_text=True))
+        assert decode(response.data).shape == (15, 20, 3)
+
+
 def test_options_lists_the_registry_with_the_bounds_in_effect(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # no folder of originals needed
     result = CliRunner().invoke(main, ["options"], env={"IMGSERVE_MAX_DIMENSION": "2000"})

@@ -64,6 +64,14 @@ def test_get_bytes_and_arrays(client: Client) -> None:
     assert client.get("a b.png", as_array=True).shape == (30, 40, 3)
 
 
+def test_new_formats_and_options(client: Client) -> None:
+    png = client.get("quad.png", as_array=True, w=40, format="png")
+    avif = client.get("quad.png", w=40, format="avif", lossless=True)
+    assert avif[4:12] == b"ftypavif" and np.array_equal(decode(avif), png)
+    assert client.get("quad.png", w=40, format="gif", icc="keep")[:6] == b"GIF89a"
+    assert client.get("quad.png", as_array=True, w=40, format="jpg", progressive=True, frame=0).shape == (30, 40, 3)
+
+
 @pytest.mark.parametrize("image", [
     quadrants(),
     quadrants()[:, :, 2],
@@ -99,7 +107,7 @@ def test_fetch_and_info(client: Client, remote: o.Origin) -> None:
     (lambda c: c.get("quad.png", w=0), 400, "w: must be from 1"),
     (lambda c: c.get("quad.png", width=10), 400, "width: unknown option"),
     (lambda c: c.process(b"not an image at all"), 415, "not an image"),
-    (lambda c: c.fetch("http://169.254.169.254/latest/meta-data/"), 403, "not a host this server fetches"),
+    (lambda c: c.fetch("http://169.254.169.254/latest/meta-data/"), 403, "is not in IMGSERVE_REMOTE_ALLOW"),
     (lambda c: c.fetch("file:///etc/passwd"), 400, "only http and https"),
 ])
 def test_errors_carry_the_problem(client: Client, call, status: int, fragment: str) -> None:
@@ -117,7 +125,10 @@ def test_bodies_over_the_limit(client: Client) -> None:
     assert raised.value.status == 413 and "at most 2000000 bytes" in raised.value.problem["detail"]
     with pytest.raises(ImgserveError) as raised:
         client.process(np.vstack([noise] * 3))                     # ~4.4 MB: over twice it, waitress says no
-    assert raised.value.status == 413 and "max_body" in raised.value.detail
+    assert raised.value.status == 413 and raised.value.problem == {  # in problem+json like the app's refusals
+        "type": "about:blank", "status": 413, "title": "Request Entity Too Large",
+        "detail": "the body is larger than 2000000 bytes, the most this server accepts in a request body: send a "
+                  "smaller image"}
 
 
 def test_signed_urls(originals: Path, tmp_path: Path) -> None:
@@ -134,3 +145,17 @@ def test_signed_urls(originals: Path, tmp_path: Path) -> None:
         assert raised.value.status == 403 and raised.value.problem["signed"] == "/image/quad.png?w=8"
     finally:
         stop(process)
+
+
+def test_srcset_and_new_options_through_the_client(client: Client) -> None:
+    markup = client.srcset("sub/photo.jpg", widths=[100, 200], sizes="50vw", alt="a photo", gravity=(0.25, 0.5),
+                           w=200, h=100, fit="cover")
+    assert markup["html"].startswith("<picture>") and 'alt="a photo"' in markup["html"]
+    assert [c["width"] for c in markup["img"]["srcset"]] == [100, 200]
+    assert "gravity=0.25%2C0.5" in markup["img"]["srcset"][0]["url"] or "gravity=0.25,0.5" in markup["img"]["src"]
+    image = client.get("sub/photo.jpg", as_array=True, w=100, h=100, fit="cover", gravity=(0.0, 0.5), dpr=1.5,
+                       overlay="quad.png", overlay_scale=0.5, format="png")
+    assert image.shape == (150, 150, 3)
+    assert close(color_at(image, 0.95, 0.95), WHITE, 30) and close(color_at(image, 0.95, 0.7), GREEN, 30)  # at se
+    dominant = client.info("quad.png", placeholder=True)["placeholder"]["dominant"]
+    assert dominant in ("#ff0000", "#00ff00", "#0000ff", "#ffffff")

@@ -58,15 +58,25 @@ def test_imgserve_serve_end_to_end(server: tuple[str, Path], root: Path) -> None
     assert not list(root.parent.glob("**/*.tmp"))
 
 
-def test_waitress_serve_call_works(root: Path, tmp_path: Path) -> None:
-    port = free_port()
-    process = start([sys.executable, "-m", "waitress", "--port", str(port), "--call", "imgserve:create_app"],
-                    {"IMGSERVE_ROOT": str(root)}, port, tmp_path / "waitress.log")
+def test_waitress_serve_call_works_and_logs_each_request_once(root: Path, tmp_path: Path) -> None:
+    """waitress-serve configures logging only after create_app: a handler of our own beside its root
+    handler wrote every access line twice."""
+    port, log = free_port(), tmp_path / "waitress.log"
+    process = start([sys.executable, "-m", "waitress", "--host", "127.0.0.1", "--port", str(port), "--call",
+                     "imgserve:create_app"], {"IMGSERVE_ROOT": str(root), "IMGSERVE_PROT": "1"}, port, log)
     try:
         status, headers, body = request(f"http://127.0.0.1:{port}/image/sub/deep.bmp?w=20")
         assert status == 200 and decode(body).shape == (10, 20, 3)
+        assert request(f"http://127.0.0.1:{port}/image/missing.png")[0] == 404
+        time.sleep(0.2)
     finally:
         stop(process)
+    text = log.read_text()
+    access = [line for line in text.splitlines() if "imgserve.access" in line]
+    assert len(access) == 2, text
+    assert f"imgserve.access: GET /image/sub/deep.bmp?w=20 200 {len(body)} B" in access[0]
+    assert "GET /image/missing.png 404" in access[1]
+    assert text.count("IMGSERVE_PROT is not a setting and is ignored; did you mean IMGSERVE_PORT?") == 1
 
 
 def test_decoder_chatter_stays_off_the_console(server: tuple[str, Path], root: Path) -> None:

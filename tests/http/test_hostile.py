@@ -22,6 +22,15 @@ from imgserve.options import Options
 from tests.support import bmp_factory, hostile
 from tests.support.images import encode, photo
 
+
+def encode_with_profile(image) -> bytes:
+    """A JPEG carrying a swapped-channel profile: colour management runs on every mutation of it."""
+    from imgserve.imaging import iccmake
+
+    ok, data = cv2.imencodeWithMetadata(".jpg", image, [cv2.IMAGE_METADATA_ICCP],
+                                        [np.frombuffer(iccmake.swapped_profile(), np.uint8)])
+    return data.tobytes()
+
 CASES = hostile.cases()
 
 
@@ -54,6 +63,10 @@ SEEDS = [
     encode(photo(48, 32), ".webp"),
     encode(photo(48, 32), ".tiff"),
     hostile.cases()[[n for n, _, _ in CASES].index("animated.gif")][1],
+    hostile.cases()[[n for n, _, _ in CASES].index("animated.webp")][1],
+    encode(photo(48, 32), ".avif"),
+    hostile.cases()[[n for n, _, _ in CASES].index("cmyk.jpg")][1],
+    encode_with_profile(photo(48, 32)),
     *(bmp_factory.write(kind, 9, 7) for kind in ("info-8-rle", "info-4-rle", "info-16-565", "core-24", "v5-32-alpha")),
 ]
 EXAMPLES = int(os.environ.get("IMGSERVE_FUZZ_EXAMPLES", "600"))

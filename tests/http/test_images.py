@@ -1,13 +1,15 @@
+import io
 import os
 import time
 from email.utils import formatdate
 
 import numpy as np
 import pytest
+from PIL import Image, ImageSequence
 
 from imgserve import create_app
 from tests.support.http import problem
-from tests.support.images import GREEN, RED, close, color_at, decode, encode, photo
+from tests.support.images import GREEN, RED, close, color_at, decode, encode, photo, psnr
 
 
 def test_thumbnail_has_the_pixels_and_headers(client) -> None:
@@ -105,12 +107,45 @@ def test_replaced_original_is_served_fresh_despite_the_cache(client, root) -> No
 
 
 def test_format_auto_negotiates_and_varies(client) -> None:
+    """AVIF first (every current browser names it), then WebP, then the default; each its own cache entry."""
+    chrome = client.get("/image/photo.jpg?w=40&format=auto",
+                        headers={"Accept": "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"})
+    assert chrome.headers["Content-Type"] == "image/avif" and chrome.headers["Vary"] == "Accept"
+    assert chrome.data[4:12] == b"ftypavif"
     webp = client.get("/image/photo.jpg?w=40&format=auto", headers={"Accept": "image/webp,*/*"})
     assert webp.headers["Content-Type"] == "image/webp" and webp.headers["Vary"] == "Accept"
     plain = client.get("/image/photo.jpg?w=40&format=auto", headers={"Accept": "*/*"})
     assert plain.headers["Content-Type"] == "image/jpeg" and plain.headers["Vary"] == "Accept"
-    assert webp.headers["ETag"] != plain.headers["ETag"]
-    assert decode(webp.data).shape == decode(plain.data).shape == (30, 40, 3)
+    assert len({chrome.headers["ETag"], webp.headers["ETag"], plain.headers["ETag"]}) == 3
+    assert decode(chrome.data).shape == decode(webp.data).shape == decode(plain.data).shape == (30, 40, 3)
+    assert psnr(decode(chrome.data), decode(plain.data)) > 28
+    again = client.get("/image/photo.jpg?w=40&format=auto", headers={"Accept": "image/avif"})
+    assert again.data == chrome.data and again.headers["ETag"] == chrome.headers["ETag"]
+
+
+def test_lossless_outputs_are_exact(client) -> None:
+    """lossless=1: WebP and AVIF give back exactly the pixels PNG holds; a lossy default becomes PNG."""
+    png = decode(client.get("/image/photo.jpg?w=90&format=png").data)
+    for format in ("webp", "avif"):
+        response = client.get(f"/image/photo.jpg?w=90&format={format}&lossless=1")
+        assert response.headers["Content-Type"] == f"image/{format}"
+        assert np.array_equal(decode(response.data), png), format
+    default = client.get("/image/photo.jpg?w=90&lossless=1")
+    assert default.headers["Content-Type"] == "image/png" and np.array_equal(decode(default.data), png)
+    assert problem(client.get("/image/photo.jpg?format=jpg&lossless=1"), 400)["option"] == "lossless"
+
+
+def test_progressive_jpeg(client) -> None:
+    baseline = client.get("/image/photo.jpg?w=200&q=90")
+    progressive = client.get("/image/photo.jpg?w=200&q=90&progressive=1")
+    assert b"\xff\xc2" in progressive.data and b"\xff\xc2" not in baseline.data  # SOF2: progressive DCT
+    assert psnr(decode(progressive.data), decode(baseline.data)) > 45  # the same image, scan by scan
+    assert client.get("/image/photo.jpg?w=200&format=png&progressive=1").headers["Content-Type"] == "image/png"
+
+
+def test_jpeg_aliases(client) -> None:
+    assert client.get("/image/photo.jpg?w=20&format=jpg").headers["Content-Type"] == "image/jpeg"
+    assert client.get("/image/photo.jpg?w=20&format=tif").headers["Content-Type"] == "image/tiff"
 
 
 def test_cache_serves_repeats(app, client) -> None:
@@ -201,3 +236,21 @@ def test_pixelate_reaches_the_pixels(client) -> None:
     blocks = got.reshape(3, 20, 4, 20, 3)
     assert (blocks == blocks[:, :1, :, :1]).all()  # every 20x20 block is one colour
     assert client.get("/image/quad.png?pixelate=1").status_code == 400
+
+
+def test_an_animated_gif_stays_animated_whatever_auto_picks(client, root) -> None:
+    frames = [Image.new("RGB", (80, 60), colour) for colour in ("red", "lime", "blue", "white")]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=120, loop=0)
+    (root / "anim.gif").write_bytes(out.getvalue())
+    for accept, mime in (("image/avif,image/webp,*/*", "image/avif"), ("image/webp,*/*", "image/webp"),
+                         ("*/*", "image/gif")):
+        response = client.get("/image/anim.gif?w=40&format=auto", headers={"Accept": accept})
+        assert response.headers["Content-Type"] == mime
+        with Image.open(io.BytesIO(response.data)) as opened:
+            shown = [np.asarray(f.convert("RGB"))[15, 20].tolist() for f in ImageSequence.Iterator(opened)]
+        assert len(shown) == 4 and opened.size == (40, 30), mime
+        for got, want in zip(shown, ([255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255])):
+            assert close(tuple(got), tuple(want), 16), (mime, shown)
+    still = client.get("/image/anim.gif?w=40&format=jpeg")
+    assert close(color_at(decode(still.data), 0.5, 0.5), RED, 16)  # JPEG: the first frame

@@ -1,5 +1,6 @@
 """GET /info/<id> and `imgserve info FILE`: facts from the header, the same ids and errors as /image."""
 
+import io
 import json
 import os
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ def test_facts_about_a_jpeg(client, root) -> None:
     assert response.get_json() == {
         "id": "photo", "format": "jpeg", "mime_type": "image/jpeg", "width": 320, "height": 240,
         "display_width": 320, "display_height": 240, "orientation": 1, "channels": 3, "bit_depth": 8,
+        "profile": None, "animation": None,
         "bytes": (root / "photo.jpg").stat().st_size, "modified": "2023-11-14T22:13:20+00:00",
     }
     assert datetime.fromisoformat(response.get_json()["modified"]) == datetime.fromtimestamp(1_700_000_000, UTC)
@@ -65,17 +67,22 @@ def test_a_header_beyond_the_head_is_looked_for_only_within_the_source_limit(roo
     assert result.exit_code == 1 and "reads at most 100000" in result.output
 
 
-def test_info_reads_no_more_than_the_head(client, root, monkeypatch) -> None:
-    """A 4 MB PNG: its facts come from the first 64 KiB."""
+@pytest.mark.parametrize("name", ["noise.png", "noise.jpg", "noise.avif"])
+def test_info_reads_no_more_than_the_head(client, root, monkeypatch, name: str) -> None:
+    """A large PNG, JPEG (with a Display P3 profile) or AVIF: its facts come from the first 64 KiB."""
     import imgserve.sources.folder
+    from tests.support.colour import profile, tagged
 
-    big = encode(np.random.default_rng(0).integers(0, 256, (1200, 1200, 3), dtype=np.uint8))
-    (root / "noise.png").write_bytes(big)
+    noise = np.random.default_rng(0).integers(0, 256, (1200, 1200, 3), dtype=np.uint8)
+    big = tagged(noise, {"png": "png", "jpg": "jpeg", "avif": "avif"}[name[6:]], profile("DisplayP3.icm"))
+    assert len(big) > 128 * 1024
+    (root / name).write_bytes(big)
     reads = []
     real = os.pread
     monkeypatch.setattr(imgserve.sources.folder.os, "pread",
                         lambda fd, n, offset: reads.append(n) or real(fd, n, offset))
-    assert client.get("/info/noise.png").get_json()["width"] == 1200
+    facts = client.get(f"/info/{name}").get_json()
+    assert facts["width"] == 1200 and facts["profile"]["description"] == "DisplayP3 color profile"
     assert reads == [64 * 1024]
 
 
@@ -124,3 +131,60 @@ def test_cli_info_errors(root) -> None:
     assert result.exit_code == 1 and "not an image" in result.output
     result = CliRunner().invoke(main, ["info", str(root / "missing.png")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def _tagged(format: str, icc_profile: bytes, size: tuple[int, int] = (30, 20)) -> bytes:
+    from tests.support.colour import tagged
+
+    return tagged(photo(*size), format, icc_profile)
+
+
+@pytest.mark.parametrize("format", ["jpeg", "png", "webp", "tiff", "avif"])
+def test_the_profile_is_named(client, root, format: str) -> None:
+    from tests.support.colour import profile
+
+    (root / f"p3.{format}").write_bytes(_tagged(format, profile("DisplayP3.icm")))
+    (root / f"v4.{format}").write_bytes(_tagged(format, profile("sRGB-v4.icc")))
+    assert client.get(f"/info/p3.{format}").get_json()["profile"] == {
+        "description": "DisplayP3 color profile", "colour_space": "RGB", "version": "2.2", "srgb": False, "from": "icc"}
+    assert client.get(f"/info/v4.{format}").get_json()["profile"] == {
+        "description": "sRGB", "colour_space": "RGB", "version": "4.4", "srgb": True, "from": "icc"}
+
+
+def test_a_profile_or_frames_beyond_the_head_are_found(client, root) -> None:
+    """A large photo whose profile sits in its TIFF directory at the end, and a GIF whose frames fill
+    megabytes: /info reads the whole original for these, and only these."""
+    from PIL import Image
+
+    from tests.support.colour import profile
+
+    big = np.random.default_rng(0).integers(0, 256, (400, 400, 3), dtype=np.uint8)
+    (root / "late.tiff").write_bytes(_tagged("tiff", profile("ProPhoto.icm"), (400, 400)))
+    assert client.get("/info/late.tiff").get_json()["profile"]["description"] == "ProPhoto RGB"
+    frames = [Image.fromarray(np.roll(big, 20 * i, axis=1)) for i in range(12)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=70, loop=0)
+    assert len(out.getvalue()) > 1_000_000
+    (root / "long.gif").write_bytes(out.getvalue())
+    assert client.get("/info/long.gif").get_json()["animation"] == {"frames": 12, "duration_ms": 840, "loops": 0}
+
+
+@pytest.mark.parametrize("format, loops, plays", [("GIF", 2, 3), ("WEBP", 0, 0), ("PNG", 5, 5)])
+def test_animation_facts(client, root, format: str, loops: int, plays: int) -> None:
+    from PIL import Image
+
+    frames = [Image.new("RGB", (30, 20), colour) for colour in ("red", "green", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, format, save_all=True, append_images=frames[1:], duration=[100, 200, 300], loop=loops)
+    (root / f"anim.{format.lower()}").write_bytes(out.getvalue())
+    facts = client.get(f"/info/anim.{format.lower()}").get_json()
+    assert facts["animation"] == {"frames": 3, "duration_ms": 600, "loops": plays}
+
+
+def test_cli_info_tells_the_same(root) -> None:
+    from tests.support.colour import profile
+
+    (root / "p3.png").write_bytes(_tagged("png", profile("DisplayP3.icm")))
+    result = CliRunner().invoke(main, ["info", str(root / "p3.png")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["profile"]["description"] == "DisplayP3 color profile"

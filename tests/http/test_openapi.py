@@ -85,8 +85,12 @@ def test_every_registered_route_is_described() -> None:
 
 def test_every_option_is_described() -> None:
     doc = APP.test_client().get("/openapi.json").json
-    params = {p["name"] for p in doc["paths"]["/image/{id}"]["get"]["parameters"]}
-    assert params == set(OPTIONS) | {"id"}
+    params = {p["name"]: p for p in doc["paths"]["/image/{id}"]["get"]["parameters"]}
+    assert set(params) == set(OPTIONS) | {"id"}
+    assert {"avif", "gif", "jpg", "tif", "auto"} <= set(params["format"]["schema"]["enum"])
+    assert params["icc"]["schema"]["enum"] == ["srgb", "keep"] and params["frame"]["schema"]["minimum"] == 0
+    media = doc["paths"]["/image/{id}"]["get"]["responses"]["200"]["content"]
+    assert {"image/avif", "image/gif"} <= set(media)
 
 
 def test_the_document_follows_the_settings() -> None:

@@ -1,16 +1,15 @@
 import builtins
+import html
+import logging
 import os
 import re
-import shutil
-import subprocess
-import sys
-import zipfile
 from html.parser import HTMLParser
+
+import pytest
 
 from imgserve import create_app
 from imgserve.options import OPTIONS
 from imgserve.web.page import PAGE_SIZE
-from tests.support import REPO
 from tests.support.images import decode, encode, quadrants
 
 KEY = "k" * 32
@@ -31,6 +30,15 @@ class Tags(HTMLParser):
         return [a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in attrs.items())]
 
 
+def tiles(tags: Tags) -> list[dict]:
+    """The thumbnails of originals (a folder's previews have no alt text: its label says it all)."""
+    return [t for t in tags.find("img", loading="lazy") if t["alt"]]
+
+
+def previews(tags: Tags) -> list[str]:
+    return [t["src"] for t in tags.find("img", loading="lazy") if not t["alt"]]
+
+
 def page(client, url: str = "/") -> Tags:
     response = client.get(url)
     assert response.status_code == 200, response.data
@@ -42,7 +50,7 @@ def page(client, url: str = "/") -> Tags:
 def test_gallery_lists_folders_and_thumbnails(client) -> None:
     tags = page(client)
     assert [a["href"] for a in tags.find("a") if "dir=" in a["href"]] == ["/?dir=sub"]
-    thumbs = tags.find("img", loading="lazy")
+    thumbs = tiles(tags)
     assert [t["src"] for t in thumbs] == [f"/image/{name}?w=320&h=320&format=auto"
                                           for name in ("alpha.png", "photo.jpg", "quad.png")]
     for thumb in thumbs:                                   # each one is a real image no larger than 320
@@ -51,7 +59,7 @@ def test_gallery_lists_folders_and_thumbnails(client) -> None:
     assert [a["href"] for a in tags.find("a") if "image=" in a["href"]] == [
         "/?image=alpha.png", "/?image=photo.jpg", "/?image=quad.png"]
     sub = page(client, "/?dir=sub")
-    assert [t["src"] for t in sub.find("img", loading="lazy")] == ["/image/sub/deep.bmp?w=320&h=320&format=auto"]
+    assert [t["src"] for t in tiles(sub)] == ["/image/sub/deep.bmp?w=320&h=320&format=auto"]
 
 
 def test_page_assets_are_served_from_the_package(client) -> None:
@@ -87,7 +95,8 @@ def test_listing_opens_no_file(client, root, monkeypatch) -> None:
     page(client)  # the template is read once, on the first render
     monkeypatch.setattr(builtins, "open", refuse)
     monkeypatch.setattr(os, "open", refuse)
-    assert len(page(client).find("img", loading="lazy")) == 23
+    listed = page(client)
+    assert len(tiles(listed)) == 23 and previews(listed) == ["/image/sub/deep.bmp?w=160&h=160&fit=cover&format=auto"]
 
 
 def test_pagination(root) -> None:
@@ -118,6 +127,11 @@ def test_builder_has_a_field_per_option(client) -> None:
     assert tags.find("input", name="w")[0]["max"] == "8192" and tags.find("input", name="w")[0]["value"] == "640"
     assert tags.find("input", name="grayscale")[0]["type"] == "checkbox"
     assert tags.find("input", name="bg")[0]["pattern"] and tags.find("script")
+    offered = set(re.findall(r"<option>([^<]*)</option>", client.get("/?image=sub/deep.bmp").get_data(as_text=True)))
+    assert {"avif", "gif", "jpg", "tif", "auto", "keep", "srgb"} <= offered  # formats, aliases, icc
+    assert tags.find("input", name="lossless")[0]["type"] == "checkbox"
+    assert tags.find("input", name="progressive")[0]["type"] == "checkbox"
+    assert tags.find("input", name="frame")[0]["type"] == "number"
 
 
 def test_builder_base_is_percent_encoded(client, root) -> None:
@@ -161,8 +175,10 @@ def test_without_signing_there_is_no_signing_helper(client) -> None:
 def test_presets_only_thumbnails_use_a_preset(root) -> None:
     client = create_app({"root": str(root), "presets": "small:w=50;thumb:w=40&h=40&fit=cover",
                          "presets_only": "1"}).test_client()
-    thumbs = page(client).find("img", loading="lazy")
+    listed = page(client)
+    thumbs = tiles(listed)
     assert thumbs[0]["src"] == "/image/alpha.png?preset=thumb"
+    assert previews(listed) == ["/image/sub/deep.bmp?preset=thumb"]
     assert decode(client.get(thumbs[0]["src"]).data).shape[:2] == (40, 40)
     names = [a["name"] for t, a in page(client, "/?image=quad.png").tags if t in ("input", "select") and "name" in a]
     assert names == ["format", "preset"]
@@ -175,18 +191,83 @@ def test_page_is_escaped(client, root) -> None:
     assert re.search(r'src="/image/%3Ci%3E%26%22x.png\?', html)
 
 
-def test_a_built_wheel_carries_the_page(tmp_path) -> None:
-    """`pip install .` (not editable) must ship the template and static files: build the wheel and look."""
-    repo = REPO
-    source = tmp_path / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md", "setup.cfg"):
-        shutil.copy(repo / name, source)
-    shutil.copytree(repo / "imgserve", source / "imgserve", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"),
-                    str(source)], check=True, capture_output=True, timeout=300)
-    (wheel,) = (tmp_path / "dist").glob("imgserve-*.whl")
-    shipped = set(zipfile.ZipFile(wheel).namelist())
-    needed = {p.relative_to(repo).as_posix() for folder in ("templates", "static")
-              for p in (repo / "imgserve" / "web" / folder).iterdir()}
-    assert needed and needed <= shipped, needed - shipped
+def folder_previews(tags: Tags) -> dict[str, list[str]]:
+    """Each folder tile's link -> the previews inside it, in the order of the page."""
+    tiles: dict[str, list[str]] = {}
+    current = None
+    for tag, attrs in tags.tags:
+        if tag == "a":
+            current = attrs["href"] if "dir=" in attrs.get("href", "") else None
+            if current:
+                tiles[current] = []
+        elif tag == "img" and current and not attrs.get("alt"):
+            tiles[current].append(attrs["src"])
+    return tiles
+
+
+def test_folder_tiles_show_a_few_originals_from_inside(client, root) -> None:
+    for name in ("albums/2024/b.png", "albums/2024/a.png", "albums/2023/c.png", "many/1.png", "many/2.png",
+                 "many/3.png", "many/4.png", "many/5.png", "empty/notes.txt"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(encode(quadrants()) if name.endswith(".png") else b"text")
+    shown = folder_previews(page(client))
+    small = "?w=160&h=160&fit=cover&format=auto"
+    assert shown == {
+        "/?dir=albums": [f"/image/albums/2023/c.png{small}", f"/image/albums/2024/a.png{small}",
+                         f"/image/albums/2024/b.png{small}"],              # a folder of folders: from below
+        "/?dir=empty": [],
+        "/?dir=many": [f"/image/many/{i}.png{small}" for i in range(1, 5)],  # four at most
+        "/?dir=sub": [f"/image/sub/deep.bmp{small}"],
+    }
+    assert client.get("/").get_data(as_text=True).count('<span class="empty">no images</span>') == 1
+    image = decode(client.get(shown["/?dir=many"][0], headers={"Accept": "image/webp"}).data)
+    assert image.shape[:2] == (60, 80)                   # never enlarged; the tile's cell crops it square
+
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("url, status, detail", [
+    ("/?dir=nope", 404, "no folder &#39;nope&#39; under the image root"),
+    ("/?dir=<b>x</b>", 404, "no folder &#39;&lt;b&gt;x&lt;/b&gt;&#39; under the image root"),
+    ("/?image=missing.jpg", 404, "no original &#39;missing.jpg&#39; under the image root"),
+    ("/?dir=sub&page=9", 400, "page: this folder has 1 page, not 9"),
+])
+def test_a_browser_gets_a_page_with_the_reason_not_raw_json(client, caplog, url: str, status: int,
+                                                            detail: str) -> None:
+    with caplog.at_level(logging.INFO, logger="imgserve.access"):
+        response = client.get(url, headers={"Accept": BROWSER})
+    assert response.status_code == status and response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    text = response.get_data(as_text=True)
+    assert f"<p>{detail}</p>" in text and 'href="/">Back to the originals</a>' in text and "<b>" not in text
+    (line,) = [r.access for r in caplog.records if r.name == "imgserve.access"]
+    assert line["status"] == status and line["detail"] == html.unescape(detail)
+    for accept in ("*/*", "application/json", "application/problem+json"):   # a program still gets problem+json
+        assert client.get(url, headers={"Accept": accept}).headers["Content-Type"] == "application/problem+json"
+
+
+def test_the_builder_can_be_driven_from_the_keyboard(client) -> None:
+    tags = page(client, "/?image=quad.png")
+    assert tags.find("button", type="submit")                     # Enter in a field renders
+    assert tags.find("div", id="frame")[0]["tabindex"] == "0"     # a large result scrolls by keyboard
+    assert tags.find("span", id="copied")[0]["role"] == "status"  # copying is announced
+
+
+def test_the_builder_shows_responsive_markup_and_gravity_suggests_its_names(client) -> None:
+    tags = page(client, "/?image=photo.jpg")
+    markup = tags.find("textarea", id="markup")[0]
+    assert markup["data-base"] == "/srcset/photo.jpg" and tags.find("button", id="copy-markup")
+    assert client.get(markup["data-base"] + "?w=100", headers={"Accept": "application/json"}).json["width"] == 100
+    gravity = tags.find("input", name="gravity")[0]
+    names = [a["value"] for a in tags.find("option") if "value" in a]
+    assert gravity["list"] == "choices-gravity" and {"smart", "face", "center"} <= set(names)
+    assert re.fullmatch(gravity["pattern"], "0.25,0.75") and not re.fullmatch(gravity["pattern"], "2,0")
+
+
+def test_the_signing_helper_signs_srcset_urls_too(root) -> None:
+    client = create_app({"root": str(root), "signing_keys": KEY, "ui": "1"}).test_client()
+    signed = client.get("/ui/sign?url=/srcset/quad.png%3Fw%3D40")
+    assert signed.status_code == 200
+    assert client.get(signed.json["url"]).status_code == 200
+    assert client.get("/srcset/quad.png?w=40").status_code == 403

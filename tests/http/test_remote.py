@@ -53,17 +53,44 @@ def test_query_and_odd_characters_reach_the_remote_encoded(fetch_client, origin)
 
 def test_off_unless_hosts_are_listed(client, origin) -> None:
     origin.routes["/quad.png"] = o.image(QUAD)
-    assert "IMGSERVE_REMOTE_ALLOW" in problem(fetch(client, origin.url("/quad.png")), 403)["detail"]
+    assert problem(fetch(client, origin.url("/quad.png")), 403)["detail"] == (
+        "this server does not fetch remote images: IMGSERVE_REMOTE_ALLOW is empty; list the hosts /fetch may read "
+        "there (host or host:port, comma-separated)")
     assert origin.seen == []
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.2:{port}/quad.png", "http://localhost:{port}/quad.png",
-                                 "http://127.0.0.1/quad.png", "https://127.0.0.1/quad.png"])
-def test_unlisted_host_or_port_is_refused(fetch_client, origin, url: str) -> None:
+AS_WRITTEN = "(entries are matched as written: a name does not allow its addresses, nor an address its names)"
+
+
+@pytest.mark.parametrize("url, entry", [
+    ("http://127.0.0.2:{port}/quad.png", "127.0.0.2:{port}"),
+    ("http://localhost:{port}/quad.png", "localhost:{port}"),
+    ("http://127.0.0.1/quad.png", "127.0.0.1:80"),         # a loopback address is allowed only with its port
+    ("https://127.0.0.1/quad.png", "127.0.0.1:443"),
+    ("https://images.example/quad.png", "images.example"),  # a public name: its default port needs no mention
+    ("http://images.example:8080/quad.png", "images.example:8080"),
+])
+def test_unlisted_host_or_port_is_refused_naming_the_entry_to_add(fetch_client, origin, url: str, entry: str) -> None:
     origin.routes["/quad.png"] = o.image(QUAD)
-    assert "is not a host this server fetches images from" in \
-        problem(fetch(fetch_client, url.format(port=origin.port)), 403)["detail"]
+    url, entry = url.format(port=origin.port), entry.format(port=origin.port)
+    shown = entry if ":" in entry else f"{entry}:443"
+    assert problem(fetch(fetch_client, url), 403)["detail"] == (
+        f"{shown} is not in IMGSERVE_REMOTE_ALLOW: add {entry} to it to fetch from there {AS_WRITTEN}")
     assert origin.seen == []
+
+
+def test_a_name_allows_that_name_and_an_address_that_address(root, origin) -> None:
+    """Entries are compared with the URL's host as written, never resolved: `localhost:P` allows
+    http://localhost:P/ only, and the 403 for http://127.0.0.1:P/ says which entry would allow it."""
+    origin.routes["/quad.png"] = o.image(QUAD)
+    by_name = make_client(root, f"localhost:{origin.port}")
+    assert fetch(by_name, origin.url("/quad.png", host="localhost"), "w=8").status_code == 200
+    assert problem(fetch(by_name, origin.url("/quad.png")), 403)["detail"] == (
+        f"127.0.0.1:{origin.port} is not in IMGSERVE_REMOTE_ALLOW: add 127.0.0.1:{origin.port} to it to fetch from "
+        f"there {AS_WRITTEN}")
+    by_address = make_client(root, f"127.0.0.1:{origin.port}")
+    assert fetch(by_address, origin.url("/quad.png"), "w=8").status_code == 200
+    assert "add localhost:" in problem(fetch(by_address, origin.url("/quad.png", host="localhost")), 403)["detail"]
 
 
 @pytest.mark.parametrize("allow, url, reason", [
@@ -86,8 +113,12 @@ def test_unlisted_host_or_port_is_refused(fetch_client, origin, url: str) -> Non
 ])
 def test_non_public_addresses_are_refused_unless_the_exact_port_is_listed(root, allow: str, url: str,
                                                                          reason: str) -> None:
-    body = problem(fetch(make_client(root, allow), url), 403)
-    assert f"a {reason} address" in body["detail"]
+    detail = problem(fetch(make_client(root, allow), url), 403)["detail"]
+    if reason == "cloud metadata":  # no advice to allow it
+        assert detail.endswith(f"a {reason} address, which this server does not fetch from")
+    else:
+        assert f"a {reason} address, which this server does not fetch from unless IMGSERVE_REMOTE_ALLOW names the " \
+               "host with its port: add " in detail
 
 
 def test_listing_the_exact_port_allows_a_loopback_host_by_name(root, origin) -> None:
@@ -151,7 +182,9 @@ def test_redirects_are_followed_and_each_hop_is_checked(root, origin) -> None:
 def test_redirect_to_an_unlisted_host_is_refused(fetch_client, origin) -> None:
     origin.routes["/away"] = o.redirect("http://169.254.169.254/latest/meta-data/")
     detail = problem(fetch(fetch_client, origin.url("/away")), 403)["detail"]
-    assert "redirected to" in detail and "is not a host this server fetches images from" in detail
+    assert detail == ("the remote redirected to 'http://169.254.169.254/latest/meta-data/': 169.254.169.254:80 is not "
+                      "in IMGSERVE_REMOTE_ALLOW; 169.254.169.254 is a cloud metadata address, which no image URL "
+                      "should name")
 
 
 def test_body_over_the_cap_is_413(root, origin) -> None:

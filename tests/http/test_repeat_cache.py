@@ -65,12 +65,14 @@ def test_entries_expire(client, svc, monkeypatch) -> None:
 
 
 def test_negotiated_formats_are_remembered_apart(client, svc) -> None:
+    avif = {"Accept": "image/avif,image/webp,*/*"}
     webp = {"Accept": "image/webp,*/*"}
     for _ in range(2):
+        assert client.get("/image/photo.jpg?w=50&format=auto", headers=avif).headers["Content-Type"] == "image/avif"
         assert client.get("/image/photo.jpg?w=50&format=auto", headers=webp).headers["Content-Type"] == "image/webp"
         plain = client.get("/image/photo.jpg?w=50&format=auto", headers={"Accept": "*/*"})
         assert plain.headers["Content-Type"] == "image/jpeg" and plain.headers["Vary"] == "Accept"
-    assert svc.repeats.hits == 2
+    assert svc.repeats.hits == 3
 
 
 def test_a_preset_with_format_auto_is_negotiated_on_the_hot_path_too(root) -> None:

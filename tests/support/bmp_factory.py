@@ -12,12 +12,12 @@ import io
 import struct
 
 import numpy as np
-from PIL import Image
+from PIL import BmpImagePlugin, Image
 
 HEADER_SIZE = {"core": 12, "os2": 64, "info": 40, "v4": 108, "v5": 124}
 KINDS = (
     "info-1", "info-4", "info-8", "info-8-topdown", "info-8-short-palette", "info-4-rle", "info-8-rle",
-    "info-16", "info-16-565", "info-24", "info-24-topdown", "info-32", "info-32-bitfields",
+    "info-16", "info-16-565", "info-24", "info-24-topdown", "info-32", "info-32-bgra", "info-32-bitfields",
     "v4-16-565", "v4-24", "v4-32-alpha", "v5-8", "v5-24", "v5-32-alpha", "v5-32-alpha-topdown", "v5-8-rle",
     "core-1", "core-4", "core-8", "core-24", "os2-8", "os2-24", "os2-8-rle",
 )
@@ -110,6 +110,8 @@ def write(kind: str, width: int = 13, height: int = 7, seed: int = 0) -> bytes:
         body = b"".join(_pad4(r.tobytes()) for r in rows)
     else:  # 32
         pixels = rng.integers(0, 256, size=(height, width, 4), dtype=np.uint8)
+        if not variants & {"alpha", "bgra"}:
+            pixels[:, :, 3] = 0  # BI_RGB as most writers leave it: the fourth byte unused
         if "alpha" in variants:
             compression, masks = 3, (0x00FF0000, 0x0000FF00, 0x000000FF, 0xFF000000)
         elif "bitfields" in variants:
@@ -137,6 +139,15 @@ def write(kind: str, width: int = 13, height: int = 7, seed: int = 0) -> bytes:
 
 
 def reference(data: bytes) -> np.ndarray:
-    image = Image.open(io.BytesIO(data))
-    rgb = np.asarray(image.convert("RGBA" if image.mode == "RGBA" else "RGB"))
+    """Pillow's pixels; for 32-bit BI_RGB whose fourth bytes are not all zero, Pillow's raw-alpha reading
+    (BmpImagePlugin.USE_RAW_ALPHA), which is the rule imgserve follows (docs/colour-and-formats.md)."""
+    offset, header = struct.unpack_from("<II", data, 10)
+    bits, compression = struct.unpack_from("<HI", data, 28) if header >= 40 else (0, 0)
+    raw_alpha = bits == 32 and compression == 0 and any(data[offset + 3::4])
+    previous, BmpImagePlugin.USE_RAW_ALPHA = BmpImagePlugin.USE_RAW_ALPHA, raw_alpha
+    try:
+        image = Image.open(io.BytesIO(data))
+        rgb = np.asarray(image.convert("RGBA" if image.mode == "RGBA" else "RGB"))
+    finally:
+        BmpImagePlugin.USE_RAW_ALPHA = previous
     return rgb[:, :, [2, 1, 0, 3][: rgb.shape[2]]]  # to BGR(A)

@@ -95,6 +95,49 @@ def _animated(format: str) -> bytes:
     return _pil(frames[0], format, save_all=True, append_images=frames[1:], duration=100)
 
 
+def _animated_gif_with_a_huge_frame() -> bytes:
+    """A 60x40 animation whose second frame claims 65535x65535: Pillow would grow its canvas to 17 GB."""
+    data = bytearray(_animated("GIF"))
+    descriptor = data.rindex(b"\x21\xf9\x04") + 8
+    struct.pack_into("<HH", data, descriptor + 5, 65535, 65535)
+    return bytes(data)
+
+
+def _avif_ispe(data: bytes, width: int, height: int) -> bytes:
+    at = data.index(b"ispe") + 8  # after the box type and the FullBox version and flags
+    return _patch(data, at, ">II", width, height)
+
+
+def _jpeg_app2(data: bytes, payload: bytes) -> bytes:
+    return data[:2] + b"\xff\xe2" + struct.pack(">H", 2 + len(payload)) + payload + data[2:]
+
+
+def _png_iccp_bomb(png: bytes) -> bytes:
+    """An iCCP chunk inflating to 8 MiB: more than any profile, so not one."""
+    body = b"bomb\0\0" + zlib.compress(bytes(8 << 20), 9)
+    return png[:33] + _png_chunk(b"iCCP", body) + png[33:]
+
+
+def _cmyk_with_a_broken_profile() -> bytes:
+    """A CMYK JPEG whose profile has a CMYK header and nothing LittleCMS can use behind it."""
+    header = bytearray(132)
+    struct.pack_into(">I4sI4s4s4s", header, 0, 132, b"none", 0x02100000, b"prtr", b"CMYK", b"Lab ")
+    header[36:40] = b"acsp"
+    cmyk = _pil(Image.fromarray(quadrants()[:, :, ::-1]).convert("CMYK"), "JPEG")
+    return _jpeg_app2(cmyk, b"ICC_PROFILE\0\x01\x01" + bytes(header))
+
+
+def _heic() -> bytes | None:
+    try:
+        import pillow_heif
+    except ImportError:
+        return None
+    heif = pillow_heif.from_bytes(mode="BGR", size=(64, 48), data=photo(64, 48).tobytes())
+    out = io.BytesIO()
+    heif.save(out, quality=80)
+    return out.getvalue()
+
+
 def cases() -> list[tuple[str, bytes, int]]:
     jpeg = encode(photo(200, 150), ".jpg")
     png = encode(photo(200, 150))
@@ -103,7 +146,11 @@ def cases() -> list[tuple[str, bytes, int]]:
     gif = _pil(Image.new("RGB", (200, 150), (0, 128, 255)), "GIF")
     rle = bmp_factory.write("info-8-rle", 16, 16)
     rle_offset = struct.unpack_from("<I", rle, 10)[0]
-    return [
+    avif = encode(photo(200, 150), ".avif")
+    heic = _heic()
+    heif_cases = [("truncated.heic", heic[: len(heic) // 2], 415), ("huge.heic", _avif_ispe(heic, 65535, 65535), 422),
+                  ("photo.heic", heic, 200)] if heic else []
+    return heif_cases + [
         # not images, or not on the allowlist
         ("empty.jpg", b"", 415),
         ("garbage.jpg", bytes(range(256)) * 8, 415),
@@ -134,6 +181,12 @@ def cases() -> list[tuple[str, bytes, int]]:
         ("lying-large.png", _png_ihdr(png, 2000, 2000), 415),
         ("lying-large.jpg", _jpeg_sof(jpeg, 600, 600), 200),   # libjpeg fills the missing rows: bounded
         ("gif-frame-beyond-screen.gif", _gif_frame_larger_than_screen(), 415),
+        ("animated-gif-huge-frame.gif", _animated_gif_with_a_huge_frame(), 422),
+        ("huge.avif", _avif_ispe(avif, 65535, 65535), 422),
+        ("lying-small.avif", _avif_ispe(avif, 20, 10), 200),  # libavif gives the ispe size: bounded
+        ("truncated.avif", avif[: len(avif) // 2], 415),
+        ("no-ispe.avif", avif.replace(b"ispe", b"ispf", 1), 415),
+        ("mp4-not-avif.avif", b"\0\0\0\x18ftypisom\0\0\x02\0isommp41" + bytes(64), 415),
         # BMP suite's bad files
         ("bad-bitcount.bmp", _bmp("info-24", 28, "<H", 7), 415),
         ("bad-palettesize.bmp", _bmp("info-8", 46, "<I", 4096), 415),
@@ -148,6 +201,13 @@ def cases() -> list[tuple[str, bytes, int]]:
         ("bad-masks.bmp", _patch(bmp_factory.write("info-16-565", 16, 16), 54, "<I", 0xF0F0), 415),
         # decodable oddities: served
         ("cmyk.jpg", _pil(Image.fromarray(quadrants()[:, :, ::-1]).convert("CMYK"), "JPEG"), 200),
+        ("cmyk-broken-profile.jpg", _cmyk_with_a_broken_profile(), 200),      # a profile LittleCMS refuses: ignored
+        ("icc-bomb.png", _png_iccp_bomb(png), 200),                          # not a profile: ignored
+        ("icc-chunk-3-of-2.jpg", _jpeg_app2(jpeg, b"ICC_PROFILE\0\x03\x02" + bytes(200)), 200),
+        ("icc-garbage.jpg", _jpeg_app2(jpeg, b"ICC_PROFILE\0\x01\x01" + bytes(range(256)) * 4), 200),
+        ("animated.png", _animated("PNG"), 200),
+        ("animated.avif", _animated("AVIF"), 200),
+        ("avif.avif", avif, 200),
         ("deep.png", encode(quadrants().astype("uint16") * 257), 200),
         ("gray-alpha.png", _pil(Image.new("LA", (40, 30), (128, 100)), "PNG"), 200),
         ("animated.gif", _animated("GIF"), 200),

@@ -68,3 +68,36 @@ def close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int = 12) -> bool:
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(cv2.PSNR(a, b))
+
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def astronaut() -> np.ndarray:
+    """A real photo with one face (public domain, tests/fixtures/README.md): 512x512 BGR."""
+    image = cv2.imread(str(FIXTURES / "astronaut.jpg"), cv2.IMREAD_COLOR)
+    assert image is not None
+    return image
+
+
+def backdrop(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A smooth, dull BGR background (a wall, a sky): little to draw the eye."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = [90 + 40 * x / width + 20 * y / height + 10 * k for k in range(3)]
+    return np.clip(np.dstack(base) + rng.normal(0, 2, (height, width, 3)), 0, 255).astype(np.uint8)
+
+
+def scene(width: int, height: int, box: tuple[int, int, int, int], seed: int = 0) -> np.ndarray:
+    """A backdrop with a detailed subject (photo()'s texture and shapes) filling `box`."""
+    image = backdrop(width, height, seed)
+    x, y, w, h = box
+    image[y:y + h, x:x + w] = photo(w, h, seed + 1)
+    return image
+
+
+def kept(box: tuple[int, int, int, int], cut: tuple[int, int, int, int]) -> float:
+    """The share of `box` that `cut` holds (both x, y, w, h)."""
+    ix = max(0, min(box[0] + box[2], cut[0] + cut[2]) - max(box[0], cut[0]))
+    iy = max(0, min(box[1] + box[3], cut[1] + cut[3]) - max(box[1], cut[1]))
+    return ix * iy / (box[2] * box[3])

@@ -115,3 +115,22 @@ def test_bad_rle_never_crashes(payload: bytes) -> None:
 def test_header_info_is_what_the_decoder_uses() -> None:
     info = bmp.read_header(bmp_factory.write("v5-32-alpha-topdown", 5, 3))
     assert (info.width, info.height, info.top_down, info.bits, info.alpha) == (5, 3, True, 32, True)
+
+
+def test_bi_rgb_fourth_byte_is_alpha_when_any_is_set() -> None:
+    """32-bit BI_RGB: tools that store BGRA this way put alpha in the fourth byte; all-zero means opaque."""
+    width, height = 4, 2
+    pixels = np.zeros((height, width, 4), np.uint8)
+    pixels[:, :, :3] = (200, 100, 50)
+    rows = pixels[::-1].tobytes()
+    header = struct.pack("<2sIHHI", b"BM", 54 + len(rows), 0, 0, 54) + struct.pack(
+        "<IiiHHIIiiII", 40, width, height, 1, 32, 0, len(rows), 2835, 2835, 0, 0)
+    opaque = ours(header + rows)
+    assert opaque.shape == (2, 4, 3) and probe(header + rows).channels == 3
+    pixels[0, 0, 3], pixels[1, 3, 3] = 0, 7  # the rest stay 0: transparent
+    pixels[0, 1:, 3] = 255
+    data = header + pixels[::-1].tobytes()
+    got = ours(data)
+    assert probe(data).channels == 4 and got.shape == (2, 4, 4)
+    assert got[:, :, 3].tolist() == [[0, 255, 255, 255], [0, 0, 0, 7]]
+    assert (got[:, :, :3] == (200, 100, 50)).all()

@@ -165,8 +165,9 @@ def test_png_round_trip_is_lossless_in_16_bits() -> None:
 
 
 def test_default_formats() -> None:
-    assert [formats.default_output(f) for f in ("jpeg", "png", "webp", "bmp", "tiff", "gif")] == \
-        ["jpeg", "png", "webp", "png", "png", "png"]
+    """Sources in a format browsers show keep it (a GIF stays a GIF: its animation survives); others become PNG."""
+    sources = ("jpeg", "png", "webp", "avif", "gif", "bmp", "tiff", "heif")
+    assert [formats.default_output(f) for f in sources] == ["jpeg", "png", "webp", "avif", "gif", "png", "png", "png"]
 
 
 def test_quadrant_colours_survive_a_jpeg_round_trip() -> None:
@@ -212,7 +213,7 @@ def test_encode_array_flattens_alpha_onto_bg_for_jpeg() -> None:
     (np.zeros((4, 4, 2), np.uint8), "png", "shape"),
     (np.zeros((4, 4, 3), np.int32), "png", "uint8, uint16 or float32"),
     (np.zeros((0, 4, 3), np.uint8), "png", "shape"),
-    (np.zeros((4, 4, 3), np.uint8), "gif", "format"),
+    (np.zeros((4, 4, 3), np.uint8), "heif", "format"),
     (b"\x89PNG", "png", "NumPy array"),
 ])
 def test_encode_array_refuses_what_it_cannot_encode(image, format: str, message: str) -> None:

@@ -106,3 +106,47 @@ def test_crop_outside_the_source_is_a_400() -> None:
 def test_shrink_on_load_leaves_at_least_one_and_a_half_times_the_output(options: Options, shrink: int) -> None:
     assert plan(4000, 3000, options, 8192, shrinkable=True).shrink == shrink
     assert plan(4000, 3000, options, 8192, shrinkable=False).shrink == 1
+
+
+@pytest.mark.parametrize("options, crop", [
+    (O(w=200, h=200, fit="cover", gravity=(0.9, 0.5)), (100, 0, 300, 300)),   # the point's side, kept inside
+    (O(w=200, h=200, fit="cover", gravity=(0.5, 0.5)), (50, 0, 300, 300)),
+    (O(w=200, h=200, fit="cover", gravity=(0.3, 0.0)), (0, 0, 300, 300)),
+    (O(w=200, h=200, fit="cover", gravity=(0.45, 0.0)), (30, 0, 300, 300)),   # 180 - 150
+    (O(w=400, h=100, fit="cover", gravity=(0.5, 0.6)), (0, 130, 400, 100)),   # 180 - 50
+    # the point is in the source's frame: rotating the output does not move it off the subject
+    (O(w=200, h=200, fit="cover", rotate=90, gravity=(0.45, 0.0)), (30, 0, 300, 300)),
+    (O(w=100, h=100, fit="cover", flip="h", gravity=(0.9, 0.5)), (100, 0, 300, 300)),
+    # a crop region first: the cut stays inside it
+    (O(crop=(0, 0, 200, 300), w=100, h=100, fit="cover", gravity=(0.9, 0.5)), (0, 50, 200, 200)),
+])
+def test_a_focal_point_centres_the_cut_on_it(options: Options, crop) -> None:
+    assert plan(400, 300, options, 8192).crop == crop
+
+
+def test_a_focal_point_places_a_padded_image_like_an_anchor() -> None:
+    assert plan(400, 300, O(w=200, h=200, fit="pad", gravity=(0.5, 0.0)), 8192).pad == (0, 0, 200, 200)
+    assert plan(400, 300, O(w=200, h=200, fit="pad", gravity=(0.5, 1.0)), 8192).pad == (0, -50, 200, 200)
+
+
+@pytest.mark.parametrize("gravity", ["smart", "face"])
+def test_smart_gravities_plan_a_centred_cut_free_to_move_in_the_region(gravity: str) -> None:
+    planned = plan(400, 300, O(w=200, h=200, fit="cover", gravity=gravity), 8192)
+    assert planned.crop == (50, 0, 300, 300) and planned.free == (0, 0, 400, 300)
+    cropped = plan(400, 300, O(crop=(10, 20, 300, 200), w=100, h=100, fit="cover", gravity=gravity), 8192)
+    assert cropped.free == (10, 20, 300, 200)
+    assert plan(400, 300, O(w=200, fit="cover", gravity=gravity), 8192).free is None  # nothing is cut
+
+
+@pytest.mark.parametrize("options, resize, pad", [
+    (O(w=100, dpr=2), (200, 150), None),
+    (O(w=100, h=100, fit="pad", dpr=1.5), (150, 112), (0, -19, 150, 150)),
+    (O(w=300, dpr=2), (400, 300), None),                     # never enlarged past the source
+    (O(w=300, dpr=2, enlarge=True), (600, 450), None),
+    (O(w=3000, dpr=4, enlarge=True), (8192, 6144), None),    # the box is bounded by MAX_DIMENSION
+    (O(scale=0.5, dpr=2), (200, 150), None),                 # scale is already relative
+    (O(dpr=3), (400, 300), None),                            # without a box: nothing to multiply
+])
+def test_dpr_multiplies_the_box(options: Options, resize, pad) -> None:
+    planned = plan(400, 300, options, 8192)
+    assert (planned.resize, planned.pad) == (resize, pad)

@@ -69,3 +69,40 @@ def test_every_setting_has_a_known_group() -> None:
     from imgserve.settings import GROUPS
 
     assert {f.metadata["group"] for f in fields(Settings)} == set(GROUPS)
+
+
+def test_every_setting_that_cannot_be_used_is_named_on_a_line_of_its_own(tmp_path: Path) -> None:
+    env = {"IMGSERVE_PORT": "http", "IMGSERVE_ROOT": str(tmp_path / "nope"), "IMGSERVE_CACHE_BYTES": "lots"}
+    with pytest.raises(SettingsError) as raised:
+        Settings.load(env)
+    assert str(raised.value).splitlines() == [
+        "IMGSERVE_PORT: expected a whole number, got 'http'",
+        "IMGSERVE_CACHE_BYTES: expected a whole number, got 'lots'",
+        f"IMGSERVE_ROOT: '{tmp_path / 'nope'}' is not a readable folder; pass --root or set IMGSERVE_ROOT to the "
+        "folder of your originals"]
+
+
+def test_read_returns_what_is_wrong_instead_of_raising(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings, invalid = Settings.read({"IMGSERVE_PORT": "70000", "IMGSERVE_MAX_PIXELS": "5"})
+    assert settings.port == 8080 and settings.max_pixels == 5          # the invalid one keeps its default
+    assert invalid == {
+        "port": ("70000", "must be between 0 and 65535, got 70000"),
+        "root": (Path("images"), f"'images' is not a readable folder (looked for {tmp_path / 'images'}); pass --root "
+                                 "or set IMGSERVE_ROOT to the folder of your originals")}
+
+
+@pytest.mark.parametrize("variable, warning", [
+    ("IMGSERVE_PROT", "IMGSERVE_PROT is not a setting and is ignored; did you mean IMGSERVE_PORT?"),
+    ("IMGSERVE_MAX_DIMENSON", "IMGSERVE_MAX_DIMENSON is not a setting and is ignored; did you mean "
+                              "IMGSERVE_MAX_DIMENSION?"),
+    ("IMGSERVE_SINGING_KEYS", "IMGSERVE_SINGING_KEYS is not a setting and is ignored; did you mean "
+                              "IMGSERVE_SIGNING_KEYS?"),
+    ("IMGSERVE_THREAD", "IMGSERVE_THREAD is not a setting and is ignored; did you mean IMGSERVE_THREADS?"),
+    ("imgserve_root", "imgserve_root is not a setting and is ignored; did you mean IMGSERVE_ROOT?"),
+    ("IMGSERVE_COLOUR", "IMGSERVE_COLOUR is not a setting and is ignored; `imgserve settings` lists the settings"),
+])
+def test_unknown_variables_are_named_with_the_closest_setting(variable: str, warning: str) -> None:
+    from imgserve.settings import unknown_variables
+
+    assert unknown_variables({variable: "1", "IMGSERVE_PORT": "9000", "HOME": "/root"}) == [warning]
