@@ -65,8 +65,8 @@ def encoder_settings() -> tuple[bool, int, int]:
 
 def paths_for(server: str, names: list[str], width: int, output: str) -> list[str]:
     _, avif_quality, avif_effort = encoder_settings()
-    if server in ("imgserve", "baseline"):
-        return [f"/image/{n}?w={width}&format={output}&q=80" for n in names]
+    if server in ("imgserve", "baseline"):  # GIFs as stills, as the peers make them (not animated WebP/AVIF)
+        return [f"/image/{n}?w={width}&format={output}&q=80{'&frame=0' * n.endswith('.gif')}" for n in names]
     if server == "sharp":
         extra = f"&q={avif_quality}&effort={avif_effort}" if output == "avif" else "&q=80"
         return [f"/image/{n}?w={width}&format={output}{extra}" for n in names]
