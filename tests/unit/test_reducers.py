@@ -109,6 +109,17 @@ def test_libwebp_is_found() -> None:
     assert webp.LIBRARY is not None
 
 
+def test_the_libwebp_inside_imagecodecs_serves_when_the_system_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    bundled = [path for path in webp._candidates() if "imagecodecs.libs" in path]
+    assert bundled, "imagecodecs ships no libwebp: a machine without Debian's libwebp7 would use OpenCV"
+    monkeypatch.setattr(webp, "_candidates", lambda: ["libwebp-that-is-not-there.so", *bundled])
+    monkeypatch.setattr(webp, "LIBRARY", webp._load())
+    data = original("webp-lossless-alpha")
+    decoded, small, _ = pixels(data, Options(w=80))
+    assert webp.LIBRARY is not None and decoded.shape[:2] == (45, 80)
+    assert psnr(small, reference(data, (80, 45))) >= 35
+
+
 @pytest.mark.parametrize("orientation, shape", [(3, (45, 80)), (6, (80, 45)), (8, (80, 45))])
 def test_tiff_orientation_is_applied_once_to_the_reduced_image(orientation: int, shape: tuple) -> None:
     import tifffile
