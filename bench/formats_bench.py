@@ -39,10 +39,9 @@ from bench.http_bench import (  # noqa: E402
     Result,
     add_baseline,
     free_port,
+    measured,
     photo_root,
     started,
-    tree_rss_mb,
-    wrk,
 )
 from bench.photos import CACHE, bmp_w3_set, w2_set, w3_set  # noqa: E402
 
@@ -111,28 +110,27 @@ def run(workload: str, outputs: list[str], args: argparse.Namespace) -> None:
                         sizes[server, output] = response_bytes(port, paths)
                         if sizes[server, output] is None:
                             continue
-                    rps, p50, p99, errors = wrk(port, paths, args.seconds)
-                    result = Result(server, rps, p50, p99, tree_rss_mb(process.pid), errors)
+                    result = measured(server, process, port, paths, args.seconds)
                 if (server, output) not in best or result.rps > best[server, output].rps:
                     best[server, output] = result
     for output in outputs:
         print(f"\n{workload}: {len(names)} originals -> {args.width} px {output} q80, 8 connections, "
               f"{args.seconds:g} s, best of {args.rounds} interleaved rounds")
-        print("| server | req/s | p50 ms | p99 ms | peak RSS MB | non-2xx | mean KB |")
-        print("|---|---|---|---|---|---|---|")
+        print("| server | req/s | p50 ms | p99 ms | peak RSS MB | non-2xx | mean KB | CPU ms/req |")
+        print("|---|---|---|---|---|---|---|---|")
         for server in servers:
             if sizes.get((server, output)) is None:
-                print(f"| {server} | cannot make {output} from every original here | | | | | |")
+                print(f"| {server} | cannot make {output} from every original here | | | | | | |")
                 continue
             r = best[server, output]
             print(f"| {server} | {r.rps:.1f} | {r.p50:.0f} | {r.p99:.0f} | {r.rss:.0f} | {r.errors} | "
-                  f"{sizes[server, output] / 1000:.1f} |")
+                  f"{sizes[server, output] / 1000:.1f} | {r.cpu:.0f} |")
         ours = best.get(("imgserve", output))
         for server in servers[1:]:
             other = best.get((server, output))
             if ours and other:
                 print(f"imgserve / {server}: {ours.rps / other.rps:.2f}x throughput, p99 {ours.p99:.0f} vs "
-                      f"{other.p99:.0f} ms")
+                      f"{other.p99:.0f} ms, {other.cpu / ours.cpu:.2f}x less CPU per request")
 
 
 def sharp_cpu(paths: list[Path], width: int, output: str, rounds: int) -> dict[str, float | None]:

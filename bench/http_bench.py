@@ -59,6 +59,7 @@ class Result:
     p99: float
     rss: float
     errors: int
+    cpu: float = 0.0  # CPU ms the server's process tree spent per request answered (all its threads)
 
 
 def free_port() -> int:
@@ -67,8 +68,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Sum of peak RSS (VmHWM) over a process and its descendants."""
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants."""
     children: dict[int, list[int]] = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -77,16 +78,37 @@ def tree_rss_mb(pid: int) -> float:
             continue
         ppid = int(re.search(r"PPid:\s+(\d+)", text)[1])
         children.setdefault(ppid, []).append(int(status.parent.name))
-    total, todo = 0.0, [pid]
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
         todo.extend(children.get(current, []))
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Sum of peak RSS (VmHWM) over a process and its descendants."""
+    total = 0.0
+    for current in _tree(pid):
         try:
             match = re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{current}/status").read_text())
         except OSError:
             continue
         total += int(match[1]) / 1024 if match else 0
     return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants, every thread included; children that
+    ended and were waited for count too (ImageMagick's convert per request)."""
+    total = 0.0
+    for current in _tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def wait_for(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
@@ -192,8 +214,18 @@ def started(name: str, command: list[str], port: int, paths: list[str]) -> Itera
 def run_server(name: str, command: list[str], port: int, paths: list[str], seconds: float,
                connections: int = 8) -> Result:
     with started(name, command, port, paths) as process:
-        rps, p50, p99, errors = wrk(port, paths, seconds, connections)
-        return Result(name, rps, p50, p99, tree_rss_mb(process.pid), errors)
+        return measured(name, process, port, paths, seconds, connections)
+
+
+def measured(name: str, process: subprocess.Popen, port: int, paths: list[str], seconds: float,
+             connections: int = 8) -> Result:
+    """One wrk window against a started server: throughput, latency, peak RSS, and the CPU time the
+    server spent per answer. On a loaded machine throughput also depends on how many threads a server
+    runs (the kernel shares the cores among runnable threads, not servers); CPU per answer does not."""
+    before = tree_cpu_seconds(process.pid)
+    rps, p50, p99, errors = wrk(port, paths, seconds, connections)
+    cpu = (tree_cpu_seconds(process.pid) - before) * 1000 / max(1.0, rps * seconds)
+    return Result(name, rps, p50, p99, tree_rss_mb(process.pid), errors, cpu)
 
 
 def photo_root(paths: list[Path], folder: str) -> tuple[Path, list[str]]:
@@ -210,14 +242,15 @@ def photo_root(paths: list[Path], folder: str) -> tuple[Path, list[str]]:
 
 
 def table(results: dict[str, Result]) -> None:
-    print(f"{'server':10} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'peak RSS MB':>12} {'non-2xx':>8}")
+    print(f"{'server':10} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'peak RSS MB':>12} {'non-2xx':>8} "
+          f"{'CPU ms/req':>11}")
     for r in results.values():
-        print(f"{r.name:10} {r.rps:7.1f} {r.p50:8.0f} {r.p99:8.0f} {r.rss:12.0f} {r.errors:8d}")
+        print(f"{r.name:10} {r.rps:7.1f} {r.p50:8.0f} {r.p99:8.0f} {r.rss:12.0f} {r.errors:8d} {r.cpu:11.0f}")
     ours = results["imgserve"]
     for other in results.values():
         if other is not ours:
             print(f"imgserve / {other.name}: {ours.rps / other.rps:.2f}x throughput, "
-                  f"p99 {ours.p99:.0f} vs {other.p99:.0f} ms")
+                  f"p99 {ours.p99:.0f} vs {other.p99:.0f} ms, {other.cpu / ours.cpu:.2f}x less CPU per request")
 
 
 def thumbnails(args: argparse.Namespace) -> None:

@@ -104,6 +104,10 @@ def decode(data: bytes, header: Header, *, shrink: int = 1, least: tuple[int, in
     buffer = np.frombuffer(data, np.uint8)
     if header.format == "jpeg":
         flags = (_REDUCED_GRAY if header.channels == 1 else _REDUCED)[shrink] | cv2.IMREAD_IGNORE_ORIENTATION
+    elif eight and header.format == "png" and header.bit_depth == 16 and header.channels in (1, 3):
+        # libpng strips 16 bits to 8 while it decodes: half the memory (44 MB instead of 88 for a
+        # 5120x2880 RGB photo) and 9% less time; alpha needs IMREAD_UNCHANGED, which keeps 16 bits
+        flags = (cv2.IMREAD_GRAYSCALE if header.channels == 1 else cv2.IMREAD_COLOR) | cv2.IMREAD_IGNORE_ORIENTATION
     else:
         flags = cv2.IMREAD_UNCHANGED  # keeps alpha and 16 bits; TIFF applies its own orientation
     try:
