@@ -184,7 +184,8 @@ def in_process(workload: str, width: int, rounds: int = 3) -> None:
         total += ours_ms
         if sharp_ms is not None:
             total_sharp, total_both = total_sharp + sharp_ms, total_both + ours_ms
-        print(f"| {path.parent.name}/{path.name} | {header.width}x{header.height} | {ours_ms:.0f} | "
+        label = f"{path.parents[2 if path.parent.name == 'images' else 0].name}/{path.name}"
+        print(f"| {label} | {header.width}x{header.height} | {ours_ms:.0f} | "
               f"{'-' if sharp_ms is None else f'{sharp_ms:.0f}'} | "
               f"{'-' if sharp_ms is None else f'{sharp_ms / ours_ms:.2f}'} | {quality:.1f} |", flush=True)
     ratio = f"{total_sharp / total_both:.2f}" if total_both and total_sharp else "-"
