@@ -4,6 +4,7 @@
     .venv/bin/python bench/http_bench.py --cache      # repeated URL, result cache on, vs a bare Flask app
     .venv/bin/python bench/http_bench.py --bmp        # BMP archive to 1024 px PNG over HTTP vs in-process
     .venv/bin/python bench/http_bench.py --overhead   # the thumbnails over HTTP vs in-process, 1 and 8 clients
+    .venv/bin/python bench/http_bench.py --baseline DIR --peers ''   # A/B: imgserve against its source in DIR
 
 Workload (issue 3): 300 px wide JPEG q80 thumbnails of 24 real photos (bench/photos.py), 8 concurrent
 connections driven by wrk (Debian's `wrk`), no result cache anywhere. Peers are installed on demand
@@ -58,6 +59,7 @@ class Result:
     p99: float
     rss: float
     errors: int
+    cpu: float = 0.0  # CPU ms the server's process tree spent per request answered (all its threads)
 
 
 def free_port() -> int:
@@ -66,8 +68,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Sum of peak RSS (VmHWM) over a process and its descendants."""
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants."""
     children: dict[int, list[int]] = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -76,16 +78,37 @@ def tree_rss_mb(pid: int) -> float:
             continue
         ppid = int(re.search(r"PPid:\s+(\d+)", text)[1])
         children.setdefault(ppid, []).append(int(status.parent.name))
-    total, todo = 0.0, [pid]
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
         todo.extend(children.get(current, []))
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Sum of peak RSS (VmHWM) over a process and its descendants."""
+    total = 0.0
+    for current in _tree(pid):
         try:
             match = re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{current}/status").read_text())
         except OSError:
             continue
         total += int(match[1]) / 1024 if match else 0
     return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants, every thread included; children that
+    ended and were waited for count too (ImageMagick's convert per request)."""
+    total = 0.0
+    for current in _tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def wait_for(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
@@ -105,8 +128,8 @@ def wrk(port: int, paths: list[str], seconds: float, connections: int = 8) -> tu
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(WRK_SCRIPT % ", ".join(f'"{p}"' for p in paths))
     out = subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds:g}s",
-                          "--latency", "-s", str(script), f"http://127.0.0.1:{port}"], capture_output=True, text=True,
-                         check=True).stdout
+                          "--timeout", "60s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+                         capture_output=True, text=True, check=True).stdout
     script.unlink()
 
     def ms(label: str) -> float:
@@ -114,7 +137,10 @@ def wrk(port: int, paths: list[str], seconds: float, connections: int = 8) -> tu
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]), ms("50"), ms("99"), int(errors[1]) if errors else 0
+    failed = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)  # wrk's own
+    # timeout (2 s by default) would drop the slow requests of a loaded machine from the latencies: 60 s
+    errors = (int(errors[1]) if errors else 0) + (sum(map(int, failed.groups())) if failed else 0)
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]), ms("50"), ms("99"), errors
 
 
 def thumbor_command(root: Path, port: int) -> list[str]:
@@ -150,6 +176,14 @@ SERVERS = {
 }
 
 
+def add_baseline(source: str) -> None:
+    """A peer named `baseline`: imgserve from another source tree (`git archive main | tar -x -C DIR`), served
+    and asked exactly as imgserve is, for same-run A/B figures of a change."""
+    command, path = SERVERS["imgserve"]
+    SERVERS["baseline"] = (lambda root, port: ["env", f"PYTHONPATH={Path(source).resolve()}", *command(root, port)],
+                           path)
+
+
 @contextmanager
 def started(name: str, command: list[str], port: int, paths: list[str]) -> Iterator[subprocess.Popen]:
     """A server running and warmed up on `paths`; stopped (and its log shown, on failure) at the end."""
@@ -180,8 +214,18 @@ def started(name: str, command: list[str], port: int, paths: list[str]) -> Itera
 def run_server(name: str, command: list[str], port: int, paths: list[str], seconds: float,
                connections: int = 8) -> Result:
     with started(name, command, port, paths) as process:
-        rps, p50, p99, errors = wrk(port, paths, seconds, connections)
-        return Result(name, rps, p50, p99, tree_rss_mb(process.pid), errors)
+        return measured(name, process, port, paths, seconds, connections)
+
+
+def measured(name: str, process: subprocess.Popen, port: int, paths: list[str], seconds: float,
+             connections: int = 8) -> Result:
+    """One wrk window against a started server: throughput, latency, peak RSS, and the CPU time the
+    server spent per answer. On a loaded machine throughput also depends on how many threads a server
+    runs (the kernel shares the cores among runnable threads, not servers); CPU per answer does not."""
+    before = tree_cpu_seconds(process.pid)
+    rps, p50, p99, errors = wrk(port, paths, seconds, connections)
+    cpu = (tree_cpu_seconds(process.pid) - before) * 1000 / max(1.0, rps * seconds)
+    return Result(name, rps, p50, p99, tree_rss_mb(process.pid), errors, cpu)
 
 
 def photo_root(paths: list[Path], folder: str) -> tuple[Path, list[str]]:
@@ -198,14 +242,15 @@ def photo_root(paths: list[Path], folder: str) -> tuple[Path, list[str]]:
 
 
 def table(results: dict[str, Result]) -> None:
-    print(f"{'server':10} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'peak RSS MB':>12} {'non-2xx':>8}")
+    print(f"{'server':10} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'peak RSS MB':>12} {'non-2xx':>8} "
+          f"{'CPU ms/req':>11}")
     for r in results.values():
-        print(f"{r.name:10} {r.rps:7.1f} {r.p50:8.0f} {r.p99:8.0f} {r.rss:12.0f} {r.errors:8d}")
+        print(f"{r.name:10} {r.rps:7.1f} {r.p50:8.0f} {r.p99:8.0f} {r.rss:12.0f} {r.errors:8d} {r.cpu:11.0f}")
     ours = results["imgserve"]
     for other in results.values():
         if other is not ours:
             print(f"imgserve / {other.name}: {ours.rps / other.rps:.2f}x throughput, "
-                  f"p99 {ours.p99:.0f} vs {other.p99:.0f} ms")
+                  f"p99 {ours.p99:.0f} vs {other.p99:.0f} ms, {other.cpu / ours.cpu:.2f}x less CPU per request")
 
 
 def thumbnails(args: argparse.Namespace) -> None:
@@ -385,7 +430,11 @@ def main() -> None:
     parser.add_argument("--cache", action="store_true")
     parser.add_argument("--bmp", action="store_true")
     parser.add_argument("--overhead", action="store_true")
+    parser.add_argument("--baseline", help="another imgserve source tree, run as the peer `baseline`")
     args = parser.parse_args()
+    if args.baseline:
+        add_baseline(args.baseline)
+        args.peers = ",".join(["baseline", *filter(None, args.peers.split(","))])
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
     (cached if args.cache else bmps if args.bmp else overhead if args.overhead else thumbnails)(args)

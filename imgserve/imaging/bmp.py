@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from . import shrink
+
 RGB, RLE8, RLE4, BITFIELDS, ALPHABITFIELDS = 0, 1, 2, 3, 6
 HEADER_SIZES = (12, 40, 52, 56, 64, 108, 124)
 
@@ -197,6 +199,27 @@ def _rle_indices(data: bytes, info: Info) -> np.ndarray:
     if image is None or image.shape != (info.height, info.width):
         raise ValueError("the RLE data could not be decoded (truncated or corrupt)")
     return image
+
+
+def reduced(data: bytes, info: Info, size: tuple[int, int]) -> np.ndarray | None:
+    """Uncompressed 24-bit, 32-bit BGRA and palette pixels reduced to `size` (w, h) straight from the
+    file's bytes: the rows are read in place, in the order they are stored (bottom-up rows would be
+    a negative stride, which OpenCV cannot take), and only the small result is flipped. Palette
+    images are reduced as index planes (shrink.shrink_indexed), never expanded. None for the other
+    layouts (16-bit, 32-bit without alpha or with unusual masks, RLE), which `decode` takes."""
+    rows = np.frombuffer(data, np.uint8, info.stride * info.height, info.offset).reshape(info.height, info.stride)
+    w = info.width
+    if info.compression == RGB and info.bits == 8:
+        small = shrink.shrink_indexed(rows[:, :w], info.palette, size)
+    elif info.compression == RGB and info.bits < 8:
+        small = shrink.shrink_indexed(np.ascontiguousarray(_indices(rows, info.bits, w)), info.palette, size)
+    elif info.bits == 24:
+        small = shrink.shrink(rows[:, :w * 3].reshape(info.height, w, 3), size)
+    elif info.bits == 32 and info.alpha and info.masks == (0xFF0000, 0xFF00, 0xFF, 0xFF000000):
+        small = shrink.shrink(rows[:, :w * 4].reshape(info.height, w, 4), size)
+    else:
+        return None
+    return small if info.top_down else cv2.flip(small, 0)
 
 
 def _indices(rows: np.ndarray, bits: int, width: int) -> np.ndarray:

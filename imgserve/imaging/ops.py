@@ -10,6 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from . import shrink
+
 _ORIENT = {  # EXIF orientation -> (rotate code or None, flip code or None), applied in that order
     1: (None, None), 2: (None, 1), 3: (cv2.ROTATE_180, None), 4: (None, 0),
     5: (cv2.ROTATE_90_CLOCKWISE, 1), 6: (cv2.ROTATE_90_CLOCKWISE, None),
@@ -54,7 +56,8 @@ def flip(image: np.ndarray, mode: str) -> np.ndarray:
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Area averaging when shrinking (no aliasing), bicubic when growing.
+    """Area averaging when shrinking (no aliasing; shrink.py does it in the cheap order), bicubic
+    when growing on either side.
 
     Colour under transparent pixels is meaningless, so BGRA is resized premultiplied (as libvips and
     sharp do); otherwise dark or garish fringes bleed into the edges of logos.
@@ -62,10 +65,11 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     height, width = image.shape[:2]
     if (width, height) == tuple(size):
         return image
-    interpolation = cv2.INTER_AREA if size[0] <= width and size[1] <= height else cv2.INTER_CUBIC
+    if size[0] <= width and size[1] <= height:
+        return shrink.shrink(image, size)
     if channels(image) == 4 and image[:, :, 3].min() < peak(image):
-        return _unpremultiply(cv2.resize(_premultiply(image), size, interpolation=interpolation), image.dtype)
-    return cv2.resize(image, size, interpolation=interpolation)
+        return _unpremultiply(cv2.resize(_premultiply(image), size, interpolation=cv2.INTER_CUBIC), image.dtype)
+    return cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
 
 
 def _premultiply(image: np.ndarray) -> np.ndarray:

@@ -79,7 +79,7 @@ def _on_decoded(box: geometry.Box | None, image: np.ndarray, full: tuple[int, in
     if box is None or (width, height) == full:
         return box
     sx, sy = width / full[0], height / full[1]
-    x, y = min(int(box[0] * sx), width - 1), min(int(box[1] * sy), height - 1)
+    x, y = min(round(box[0] * sx), width - 1), min(round(box[1] * sy), height - 1)
     return x, y, max(1, min(round(box[2] * sx), width - x)), max(1, min(round(box[3] * sy), height - y))
 
 
@@ -93,10 +93,20 @@ def _trim(image: np.ndarray, job: Job) -> tuple[np.ndarray, Job]:
     trimmed = _trimmed(image, job)
     if trimmed is None:
         return image, job
-    if trimmed.plan.shrink < job.plan.shrink:
-        image = _decode(job.source, job.header, trimmed.plan, job.profile)
+    if _finer(trimmed.plan, job, image):
+        eight = image.dtype == np.uint8 and job.header.bit_depth > 8
+        image = _decode(job.source, job.header, trimmed.plan, job.profile, eight)
         trimmed = _trimmed(image, job) or trimmed
     return image, trimmed
+
+
+def _finer(plan: geometry.Plan, job: Job, image: np.ndarray) -> bool:
+    """Whether `plan` needs more pixels than were decoded for the job's: a smaller JPEG shrink, or (the
+    formats reduced to Plan.least) a larger least than the image."""
+    if job.header.format == "jpeg":
+        return plan.shrink < job.plan.shrink
+    needed = plan.least or job.header.display_size
+    return image.shape[1] < needed[0] or image.shape[0] < needed[1]
 
 
 def _trimmed(image: np.ndarray, job: Job) -> Job | None:
@@ -214,7 +224,8 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings,
                                                      job.colour_first, overlay, timeline.frames > 1), format)
     with reserve(held + need):
         images = []
-        for image in _source(data, header, plan, profile, timeline, first, count):
+        eight = formats.FORMATS[format].depths == (np.uint8,)  # deeper samples may be decoded to 8 bits
+        for image in _source(data, header, plan, profile, timeline, first, count, eight):
             if not images:  # an animation's later frames are decoded between steps: counted as processing
                 decoded, source = time.perf_counter(), image
                 _check(deadline, "decoding")
@@ -230,7 +241,8 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings,
             durations = list(timeline.durations[first:first + len(images)]) or [100] * len(images)
             body = encode.encode_animation(images, durations, timeline.loops, format, options)
         else:
-            untouched = images[0] is source and format == "png" and not isinstance(data, np.ndarray)  # no step ran
+            untouched = (images[0] is source and format == "png" and not isinstance(data, np.ndarray)  # no step ran
+                         and images[0].shape[:2] == (header.height, header.width))  # nor a reducing decoder
             body = encode.encode(images[0], format, options, embed.icc if embed else None,
                                  png_effort=settings.png_effort,
                                  indexed=decode.indexed(data, header) if untouched else None)
@@ -272,13 +284,13 @@ def _check_frames(header: Header, timeline: animation.Timeline, frames: int, set
 
 
 def _source(data: bytes | np.ndarray, header: Header, plan: geometry.Plan, profile: icc.Profile | None,
-            timeline: animation.Timeline, first: int, count: int) -> Iterator[np.ndarray]:
+            timeline: animation.Timeline, first: int, count: int, eight: bool) -> Iterator[np.ndarray]:
     """The decoded source: an image drawn in memory, frames of an animation (one at a time), or a still."""
     if isinstance(data, np.ndarray):
         return iter([data])
     if timeline.frames > 1:
         return animation.frames(data, header.format, first, count)
-    return iter([_decode(data, header, plan, profile)])
+    return iter([_decode(data, header, plan, profile, eight)])
 
 
 def _steps(image: np.ndarray, job: Job, deadline: float | None) -> np.ndarray:
@@ -288,8 +300,10 @@ def _steps(image: np.ndarray, job: Job, deadline: float | None) -> np.ndarray:
     return image
 
 
-def _decode(data: bytes, header: Header, plan: geometry.Plan, profile: icc.Profile | None) -> np.ndarray:
-    """A still image; CMYK with a CMYK profile through LittleCMS (OpenCV would ignore the profile)."""
+def _decode(data: bytes, header: Header, plan: geometry.Plan, profile: icc.Profile | None,
+            eight: bool = False) -> np.ndarray:
+    """A still image, reduced while decoding where the plan and the format allow (`eight`: the output
+    keeps 8 bits); CMYK with a CMYK profile through LittleCMS (OpenCV would ignore the profile)."""
     if profile is not None and profile.space == "CMYK" and header.format in ("jpeg", "tiff"):
         try:
             image = colour.decode_cmyk(data, profile, plan.shrink)
@@ -297,7 +311,7 @@ def _decode(data: bytes, header: Header, plan: geometry.Plan, profile: icc.Profi
             raise Problem(415, f"the {header.format.upper()} CMYK data could not be decoded: {error}") from None
         if image is not None:
             return ops.orient(image, header.orientation) if header.format == "jpeg" else image
-    return decode.decode(data, header, shrink=plan.shrink)
+    return decode.decode(data, header, shrink=plan.shrink, least=plan.least, eight=eight)
 
 
 def _colour_plan(profile: icc.Profile | None, header: Header, options: Any,

@@ -263,7 +263,7 @@ def case_names(slow: bool = True) -> list[str]:
     do, and every option family on the sources whose arrays differ (alpha, 16 bits, gray, orientation)."""
     names = [f"{source}/{options}" for source in SOURCES for options in ("same-size", "enlarge")]
     names += [f"{source}/to-jpeg" for source in ("png-animated", "webp-animated", "gif-animated")]  # one frame
-    names += [f"{source}/thumbnail" for source in SOURCES if source.startswith("jpeg")]  # shrink-on-load
+    names += [f"{source}/thumbnail" for source in SOURCES]  # shrink-on-load, and the reducers of decode.py
     families = ("png-rgba", "jpeg-420", "png-16-alpha", "png-gray", "jpeg-orientation-5", "tiff-float",
                 "png-prophoto")
     names += [f"{source}/{options}" for source in families for options in OPTIONS

@@ -1,0 +1,158 @@
+"""TIFF read in the cheapest way its layout allows, reduced to the size the output needs.
+
+tifffile (pure Python) reads the directories; the pixels then come from the first way that fits:
+
+- a pyramid (SubIFDs or reduced-resolution pages, as slide scanners, GIS tools and libvips write
+  them): the smallest level still SHRINK_MARGIN times the size needed, so a thumbnail of a 5640 px
+  TIFF decodes a 705 px level;
+- JPEG-compressed YCbCr or RGB strips or tiles: each one through libjpeg at 1/2, 1/4 or 1/8 scale (OpenCV's
+  IMREAD_REDUCED_*), as whole JPEGs are, keeping JPEG_MARGIN times the size needed;
+- uncompressed contiguous strips: read in place from the file's bytes, never copied at full size;
+- LZW, deflate or no compression in 8 or 16 bits: libtiff with libdeflate inside imagecodecs
+  (twice as fast as OpenCV's reader on deflate), reduced before the channels are reordered.
+
+Anything else (planar, palette, CMYK, min-is-white, float, associated alpha, bilevel...) is None, for
+OpenCV. Reducing to `least` exactly, reordering RGB and orientation (tag 274) are left to decode.py:
+`least` is in the stored frame.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import cv2
+import numpy as np
+
+from .geometry import SHRINK_FACTORS, SHRINK_MARGIN
+
+try:
+    import imagecodecs
+    import tifffile
+except ImportError:  # pragma: no cover - dependencies; OpenCV alone still decodes TIFF
+    imagecodecs = tifffile = None
+
+_NONE, _JPEG, _LZW, _DEFLATE, _DEFLATE_OLD = 1, 7, 5, 8, 32946
+_MINISBLACK, _RGB, _YCBCR = 1, 2, 6
+_UNASSOCIATED_ALPHA = 2
+_YCBCR_IDS, _RGB_IDS = (1, 2, 3), (0x52, 0x47, 0x42)  # what libjpeg reads as YCbCr, and as RGB ('R', 'G', 'B')
+# libjpeg's 1/8 scale is the blocks' DC terms: on a TIFF of the 5640 px Elephants photo (q85, 4:2:0
+# strips) 1/8 then a 1.76x reduction measured 30.6 dB against a full decode + INTER_AREA; 1/4 then
+# 3.5x, 39.8 dB. So JPEG strips keep twice the size needed (whole JPEGs keep 1.5x: geometry.py).
+JPEG_MARGIN = 2.0
+
+
+def reduced(data: bytes, least: tuple[int, int] | None) -> tuple[np.ndarray, bool] | None:
+    """(the first image, gray or colour, at `least` (w, h, stored frame) or larger; whether its colours
+    are in RGB order), or None when its layout is left to OpenCV (which also reports damage its usual
+    way)."""
+    if tifffile is None:
+        return None
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            series = tif.series[0]
+            page = series.levels[0].keyframe
+            if least is not None and len(series.levels) > 1:
+                level = _level(series.levels, least)
+                if level is not None and _ordinary(level.keyframe):
+                    return _squeezed(level.asarray(maxworkers=1)), True
+            if page.compression == _JPEG and least is not None:
+                image = _jpeg_segments(data, page, least)
+                if image is not None:
+                    return image, False
+            if not _ordinary(page):
+                return None
+            if page.compression == _NONE:
+                view = _in_place(data, page)
+                if view is not None:
+                    return _squeezed(view), True
+    except Exception:  # noqa: BLE001 - tifffile's errors on damaged files: OpenCV decides
+        return None
+    try:
+        return _squeezed(imagecodecs.tiff_decode(data)), True
+    except Exception:  # noqa: BLE001 - imagecodecs.TiffError and kin
+        return None
+
+
+def _ordinary(page) -> bool:
+    """Gray, RGB or RGBA in 8 or 16 unsigned bits, interleaved, plainly compressed."""
+    extra = tuple(page.extrasamples)
+    return (page.compression in (_NONE, _LZW, _DEFLATE, _DEFLATE_OLD) and page.planarconfig == 1
+            and page.sampleformat == 1 and page.bitspersample in (8, 16) and page.fillorder == 1
+            and ((page.photometric == _MINISBLACK and page.samplesperpixel == 1 and not extra)
+                 or (page.photometric == _RGB and page.samplesperpixel == 3 and not extra)
+                 or (page.photometric == _RGB and page.samplesperpixel == 4 and extra == (_UNASSOCIATED_ALPHA,))))
+
+
+def _level(levels, least: tuple[int, int]):
+    """The smallest level at least SHRINK_MARGIN times `least` on both sides; None: only the full one."""
+    chosen = None
+    for level in levels[1:]:
+        height, width = level.keyframe.imagelength, level.keyframe.imagewidth
+        if width >= SHRINK_MARGIN * least[0] and height >= SHRINK_MARGIN * least[1]:
+            chosen = level
+    return chosen
+
+
+def _jpeg_segments(data: bytes, page, least: tuple[int, int]) -> np.ndarray | None:
+    """YCbCr or RGB JPEG strips or tiles, each decoded by libjpeg at 1/factor and put together."""
+    if not (page.photometric in (_YCBCR, _RGB) and page.samplesperpixel == 3 and page.bitspersample == 8
+            and page.planarconfig == 1 and len(page.dataoffsets)):
+        return None
+    first = data[page.dataoffsets[0]:page.dataoffsets[0] + page.databytecounts[0]]
+    if _component_ids(first) != (_RGB_IDS if page.photometric == _RGB else _YCBCR_IDS):
+        return None  # libjpeg would guess the colour space from these ids, unlike libtiff
+    width, height = page.imagewidth, page.imagelength
+    if page.is_tiled:
+        seg_w, seg_h = page.tilewidth, page.tilelength
+    else:
+        seg_w, seg_h = width, min(page.rowsperstrip or height, height)
+    factor = next((f for f in SHRINK_FACTORS if seg_h % f == 0 and (not page.is_tiled or seg_w % f == 0)
+                   and width // f >= JPEG_MARGIN * least[0] and height // f >= JPEG_MARGIN * least[1]), 1)
+    if factor == 1:
+        return None
+    flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
+    tables = bytes(page.jpegtables or b"")[:-2]  # shared DQT/DHT, without their EOI
+    across = math.ceil(width / seg_w)
+    canvas = np.empty((math.ceil(math.ceil(height / seg_h) * seg_h / factor), math.ceil(across * seg_w / factor), 3),
+                      np.uint8)
+    for index, (offset, count) in enumerate(zip(page.dataoffsets, page.databytecounts)):
+        segment = data[offset:offset + count]
+        if tables:
+            segment = tables + segment[2:]  # the strip's own SOI gives way to the tables'
+        tile = cv2.imdecode(np.frombuffer(segment, np.uint8), flag | cv2.IMREAD_IGNORE_ORIENTATION)
+        row, column = divmod(index, across)
+        top, left = row * seg_h // factor, column * seg_w // factor
+        if tile is None or left + tile.shape[1] > canvas.shape[1] or top + tile.shape[0] > canvas.shape[0]:
+            return None
+        canvas[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
+    return canvas[:math.ceil(height / factor), :math.ceil(width / factor)]
+
+
+def _component_ids(jpeg: bytes) -> tuple[int, ...] | None:
+    """The component ids of a JPEG stream's frame header (SOF), or None."""
+    at = 2
+    while at + 4 <= len(jpeg) and jpeg[at] == 0xFF:
+        marker, length = jpeg[at + 1], int.from_bytes(jpeg[at + 2:at + 4], "big")
+        if 0xC0 <= marker <= 0xC2:
+            count = jpeg[at + 9] if at + 9 < len(jpeg) else 0
+            return tuple(jpeg[at + 10 + 3 * i] for i in range(count) if at + 10 + 3 * i < len(jpeg))
+        at += 2 + length
+    return None
+
+
+def _in_place(data: bytes, page) -> np.ndarray | None:
+    """Uncompressed strips stored one after another: the pixels as a view of `data`."""
+    offsets, counts = page.dataoffsets, page.databytecounts
+    if any(offsets[i] + counts[i] != offsets[i + 1] for i in range(len(offsets) - 1)):
+        return None
+    dtype = np.dtype(np.uint8 if page.bitspersample == 8 else f"{'<' if data[:2] == b'II' else '>'}u2")
+    shape = (page.imagelength, page.imagewidth, page.samplesperpixel)
+    if offsets[0] + math.prod(shape) * dtype.itemsize > len(data):
+        return None
+    view = np.frombuffer(data, dtype, math.prod(shape), offsets[0]).reshape(shape)
+    return view if dtype.byteorder != ">" else view.astype(np.uint16)
+
+
+def _squeezed(image: np.ndarray) -> np.ndarray:
+    return image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image

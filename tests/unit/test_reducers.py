@@ -1,0 +1,232 @@
+"""Every source format decoded at the size the output needs, as faithful as a full decode + area resize.
+
+The originals are made from a real photo (tests/support/originals.py) in every layout the decoders
+take or hand on to OpenCV. The reference is OpenCV's own full decode, resized in float (premultiplied
+where there is alpha): each fast path must stay within 35 dB PSNR of it, as seen over white.
+"""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+
+import cv2
+import numpy as np
+import pytest
+
+from imgserve.errors import Problem
+from imgserve.imaging import decode, geometry, ops, shrink, webp
+from imgserve.imaging.pipeline import render
+from imgserve.imaging.probe import probe
+from imgserve.options import Options
+from imgserve.settings import Settings
+from tests.support.images import BLUE, GREEN, RED, WHITE, close, color_at, quadrants
+from tests.support.originals import ORIGINALS, original, psnr, reference
+
+
+def pixels(data: bytes, options: Options) -> tuple[np.ndarray, np.ndarray, geometry.Plan]:
+    """(what decode gave, the resized result) as the pipeline plans and runs them."""
+    header = probe(data)
+    plan = geometry.plan(*header.display_size, options, 8192, shrinkable=header.format == "jpeg")
+    decoded = decode.decode(data, header, shrink=plan.shrink, least=plan.least)
+    return decoded, ops.resize(ops.crop(decoded, _scaled(plan.crop, decoded, header.display_size)), plan.resize), plan
+
+
+def _scaled(box, image, full):
+    from imgserve.imaging.pipeline import _on_decoded
+
+    return _on_decoded(box, image, full)
+
+
+@pytest.mark.parametrize("name", sorted(ORIGINALS))
+def test_each_layout_is_reduced_while_decoding_and_stays_faithful(name: str) -> None:
+    data = original(name)
+    decoded, small, plan = pixels(data, Options(w=80))
+    assert small.shape[:2] == (45, 80)
+    if ORIGINALS[name][1]:  # taken by a reducer: never held at full size by decode
+        assert decoded.shape[1::-1] == plan.least == (80, 45)
+    else:
+        assert decoded.shape[1::-1] == (640, 360)
+    assert psnr(small, reference(data, (80, 45))) >= 35, name
+
+
+@pytest.mark.parametrize("name", sorted(ORIGINALS))
+def test_each_layout_renders_reduced_in_its_default_output_format(name: str) -> None:
+    """The whole render: a reduced decode reaches the encoder as the small image it is (a palette BMP's
+    full-size indices were once handed to the PNG writer with it)."""
+    data = original(name)
+    rendered = render(data, Options(w=80, format="png"), Settings())
+    out = cv2.imdecode(np.frombuffer(rendered.body, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert out.shape[:2] == (45, 80)
+    assert psnr(out, reference(data, (80, 45))) >= 35, name
+
+
+@pytest.mark.parametrize("name", ["png-rgba8", "webp-lossless-alpha", "webp-lossy", "tiff-lzw", "tiff-pyramid", "gif",
+                                  "bmp-8", "bmp-24"])
+def test_a_crop_after_the_reduction_stays_faithful(name: str) -> None:
+    """cover cuts the source: decoders stop at 4x the output's scale, so rounding the cut to their pixel
+    grid moves its edges by an eighth of an output pixel at most."""
+    data = original(name)
+    decoded, small, plan = pixels(data, Options(w=40, h=40, fit="cover"))
+    assert plan.crop is not None and decoded.shape[1] < 640
+    x, y, w, h = plan.crop
+    full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    _, expected = cv2.imencode(".png", full[y:y + h, x:x + w])
+    assert small.shape[:2] == (40, 40)
+    assert psnr(small, reference(expected.tobytes(), (40, 40))) >= 35
+
+
+def test_alpha_is_averaged_premultiplied_in_every_reducer() -> None:
+    """The originals hide green under their transparent pixels: none of it may reach the edges."""
+    for name in ("png-rgba8", "png-rgba16", "webp-lossless-alpha", "webp-lossy-alpha", "tiff-none-rgba",
+                 "bmp-32-alpha", "gif-transparent"):
+        _, small, _ = pixels(original(name), Options(w=80))
+        small = small if small.dtype == np.uint8 else np.rint(small / 257).astype(np.uint8)
+        visible = small[:, :, 3] > 8
+        colour = small[:, :, :3].astype(float)
+        greenish = colour[:, :, 1] - np.maximum(colour[:, :, 0], colour[:, :, 2])
+        assert greenish[visible].max() < 100, name  # the photo's own greens stay well below pure green
+
+
+def test_tiff_alpha_stays_straight() -> None:
+    """OpenCV returns RGBA TIFFs premultiplied (semi-transparent pixels darkened); the TIFF reducer not."""
+    from tests.support.originals import photo, with_alpha
+
+    data = original("tiff-none-rgba")
+    ours = decode.decode(data, probe(data))
+    source = with_alpha(photo())
+    partial = (source[:, :, 3] > 0) & (source[:, :, 3] < 255)
+    assert np.abs(ours[partial].astype(int) - source[partial]).max() == 0
+
+
+def test_png_layouts_libspng_takes_come_out_exactly_as_opencv_decodes_them() -> None:
+    for name in ("png-rgb8", "png-rgba8", "png-gray8", "png-palette", "png-rgba16"):
+        data = original(name)
+        ours = decode.decode(data, probe(data))
+        theirs = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), name
+
+
+def test_webp_without_libwebp_falls_back_to_opencv(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = original("webp-lossy")
+    monkeypatch.setattr(webp, "LIBRARY", None)
+    decoded, small, _ = pixels(data, Options(w=80))
+    assert decoded.shape[:2] == (360, 640)  # OpenCV's full decode
+    assert psnr(small, reference(data, (80, 45))) >= 35
+
+
+def test_libwebp_is_found() -> None:
+    """Debian's libwebp7 or the copy inside imagecodecs: without it WebP thumbnails are the slow path."""
+    assert webp.LIBRARY is not None
+
+
+def test_the_libwebp_inside_imagecodecs_serves_when_the_system_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    bundled = [path for path in webp._candidates() if "imagecodecs.libs" in path]
+    assert bundled, "imagecodecs ships no libwebp: a machine without Debian's libwebp7 would use OpenCV"
+    monkeypatch.setattr(webp, "_candidates", lambda: ["libwebp-that-is-not-there.so", *bundled])
+    monkeypatch.setattr(webp, "LIBRARY", webp._load())
+    data = original("webp-lossless-alpha")
+    decoded, small, _ = pixels(data, Options(w=80))
+    assert webp.LIBRARY is not None and decoded.shape[:2] == (45, 80)
+    assert psnr(small, reference(data, (80, 45))) >= 35
+
+
+@pytest.mark.parametrize("orientation, shape", [(3, (45, 80)), (6, (80, 45)), (8, (80, 45))])
+def test_tiff_orientation_is_applied_once_to_the_reduced_image(orientation: int, shape: tuple) -> None:
+    import tifffile
+
+    out = io.BytesIO()
+    tifffile.imwrite(out, cv2.cvtColor(quadrants(640, 360), cv2.COLOR_BGR2RGB), photometric="rgb",
+                     extratags=[(274, 3, 1, orientation, True)])
+    data = out.getvalue()
+    decoded, small, _ = pixels(data, Options(w=shape[1]))
+    assert small.shape[:2] == shape and decoded.shape[:2] == shape
+    full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)  # OpenCV applies tag 274
+    expected = cv2.resize(full, shape[::-1], interpolation=cv2.INTER_AREA)
+    for x, y in ((0.2, 0.2), (0.8, 0.2), (0.2, 0.8), (0.8, 0.8)):
+        assert close(color_at(small, x, y), color_at(expected, x, y)), (orientation, x, y)
+
+
+@pytest.mark.parametrize("top_down", [False, True])
+def test_bmp_rows_come_out_the_right_way_up(top_down: bool) -> None:
+    from tests.support.originals import _top_down
+
+    data = cv2.imencode(".bmp", quadrants(640, 360))[1].tobytes()
+    data = _top_down(data) if top_down else data
+    _, small, _ = pixels(data, Options(w=80))
+    assert close(color_at(small, 0.2, 0.2), RED) and close(color_at(small, 0.8, 0.2), GREEN)
+    assert close(color_at(small, 0.2, 0.8), BLUE) and close(color_at(small, 0.8, 0.8), WHITE)
+
+
+def test_shrink_never_holds_a_premultiplied_copy_of_the_whole_source() -> None:
+    image = np.random.default_rng(1).integers(0, 256, (2000, 3000, 4), dtype=np.uint8)
+    image[:, :, 3] = 200
+    tracemalloc.start()
+    small = shrink.shrink(image, (300, 200))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert small.shape == (200, 300, 4)
+    assert peak < image.nbytes * 0.4  # the half-size first step (a quarter) and bands of a few MB
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_shrink_matches_area_averaging_at_every_depth(dtype, channels: int) -> None:
+    from tests.support.originals import photo, with_alpha
+
+    base = {1: cv2.cvtColor(photo(), cv2.COLOR_BGR2GRAY), 3: photo(), 4: with_alpha(photo())}[channels]
+    image = base.astype(np.float32) * {np.uint8: 1, np.uint16: 257, np.float32: 1 / 255}[dtype]
+    image = image.astype(dtype)
+    got = shrink.shrink(image, (83, 47))  # 7.7x: two halvings, then a non-integer area step
+    assert got.dtype == image.dtype and got.shape[:2] == (47, 83)
+    as8 = (got.astype(np.float64) * {np.uint8: 1, np.uint16: 1 / 257, np.float32: 255}[dtype])
+    as8 = np.clip(np.rint(as8), 0, 255).astype(np.uint8)
+    assert psnr(as8, reference(cv2.imencode(".png", base)[1].tobytes(), (83, 47))) >= 40
+
+
+def test_whole_renders_of_every_format_stay_faithful_at_the_output() -> None:
+    """Through render() and a lossless output, decoded back: what a client gets."""
+    settings = Settings.load({}, root=".")
+    for name in ("png-rgb8", "webp-lossy", "tiff-lzw", "gif", "bmp-8"):
+        data = original(name)
+        body = render(data, Options(w=80, format="png"), settings).body
+        got = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_UNCHANGED)
+        assert got.shape[:2] == (45, 80) and psnr(got, reference(data, (80, 45))) >= 35, name
+
+
+@pytest.mark.parametrize("name", ["png-rgb8", "webp-lossy", "tiff-lzw", "tiff-jpeg-strips", "gif", "bmp-8"])
+def test_damaged_originals_are_415_never_an_exception(name: str) -> None:
+    data = original(name)
+    header = probe(data)
+    for cut in (len(data) // 3, len(data) - 5):
+        broken = data[:cut] + bytes(reversed(data[cut:]))
+        try:
+            image = decode.decode(broken, header, least=(80, 45))
+        except Problem as problem:
+            assert problem.status == 415
+        else:
+            assert image.size > 0
+
+
+@pytest.mark.parametrize("name", ["png-rgba16", "png-rgb16", "tiff-rgb16"])
+def test_sixteen_bit_sources_come_out_in_eight_bits_only_for_eight_bit_outputs(name: str) -> None:
+    data = original(name)
+    header = probe(data)
+    deep = decode.decode(data, header, least=(80, 45))
+    assert deep.dtype == np.uint16  # a PNG or TIFF output keeps them
+    shallow = decode.decode(data, header, least=(80, 45), eight=True)
+    assert shallow.dtype == np.uint8
+    assert psnr(ops.resize(shallow, (80, 45)), reference(data, (80, 45))) >= 40
+    settings = Settings.load({}, root=".")
+    assert cv2.imdecode(np.frombuffer(render(data, Options(w=80, format="png"), settings).body, np.uint8),
+                        cv2.IMREAD_UNCHANGED).dtype == np.uint16
+
+
+@pytest.mark.parametrize("name", ["png-rgb8", "webp-lossy", "tiff-pyramid", "tiff-jpeg-strips", "gif", "bmp-24"])
+def test_a_rotation_after_a_reduced_decode_lands_on_the_right_size(name: str) -> None:
+    """w applies after rotate=90: the decoders are asked for the source's size turned back."""
+    data = original(name)
+    body = render(data, Options(w=45, rotate=90, format="png"), Settings.load({}, root=".")).body
+    got = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_UNCHANGED)
+    expected = cv2.rotate(reference(data, (80, 45)), cv2.ROTATE_90_CLOCKWISE)
+    assert got.shape[:2] == (80, 45) and psnr(got, expected) >= 35
