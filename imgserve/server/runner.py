@@ -57,7 +57,7 @@ HEALTH = ("/healthz", "/readyz")  # answered by threads of their own
 HEALTH_THREADS = 2
 ARRIVED = "imgserve.arrived"  # environ: time.monotonic() of the request's first byte
 CLEANUP_SECONDS = 1.0  # how often slow and idle connections are looked for
-SEND_PIECE = 256 * 1024  # bytes waitress hands the kernel per send() (QuietChannel)
+SEND_PIECE = 256 * 1024  # bytes waitress hands the kernel per send() (Channel)
 FILES_SPARE = 64  # descriptors kept for originals, logs and the listening socket, past the connections
 
 
@@ -120,46 +120,12 @@ def waitress_options(settings: Settings) -> dict:
                 channel_timeout=settings.idle_timeout, cleanup_interval=CLEANUP_SECONDS)
 
 
-class RecentFirst:
-    """The wait/notify of waitress's task queue, waking the worker that went idle last.
-
-    waitress's threads wait on a threading.Condition, which wakes the one that has waited longest:
-    with a hundred threads (one per connection, as they were then), every request ran on the thread
-    that had been idle the longest, its stack and malloc caches cold, and the kernel had no recent
-    CPU to place it on. Waking the most recent idler keeps a few warm threads doing the work.
-    Measured with the same servers alternated (8 s each, 4 rounds), one client: BMP to 1024 px PNG
-    +11% and +4.6% req/s in two runs, thumbnails +2.4%; 8 clients: within 1% (there the busy threads
-    are the recent ones anyway). Only what the dispatcher calls is implemented; it holds `lock`."""
-
-    def __init__(self, lock: threading.Lock) -> None:
-        self._lock = lock
-        self._waiters: list[threading.Lock] = []
-
-    def wait(self) -> None:
-        waiter = threading.Lock()
-        waiter.acquire()
-        self._waiters.append(waiter)
-        self._lock.release()
-        try:
-            waiter.acquire()
-        finally:
-            self._lock.acquire()
-
-    def notify(self, n: int = 1) -> None:
-        for _ in range(min(n, len(self._waiters))):
-            self._waiters.pop().release()
-
-    def notify_all(self) -> None:
-        self.notify(len(self._waiters))
-
-
 class Dispatcher(ThreadedTaskDispatcher):
-    """waitress's dispatcher, with its queue waking the most recently idle thread, and a small pool of
-    its own for the health endpoints: however busy the others are, a probe finds a thread."""
+    """waitress's dispatcher, with a small pool of its own for the health endpoints: however busy the
+    others are, a probe finds a thread."""
 
     def __init__(self, threads: int) -> None:
         super().__init__()
-        self.queue_cv = RecentFirst(self.lock)
         self.set_thread_count(threads)
         self.health = ThreadedTaskDispatcher()
         self.health.set_thread_count(HEALTH_THREADS)
@@ -259,18 +225,10 @@ def transport_problem(error, max_header: int, max_body: int) -> Problem:
     return Problem(400, f"the request could not be read ({reason}): send a well-formed HTTP/1.1 request")
 
 
-class QuietChannel(HTTPChannel):
-    """waitress's connection, except that the main loop does not wait on a socket it cannot write, and
-    requests it cannot read get problem+json (ProblemErrorTask).
-
-    waitress sends a response from the worker thread (its send_bytes is 1), but marks the connection
-    writable for its main loop whenever output is pending. While the worker is inside send() (holding
-    the output lock, without the GIL), select() says "writable" at once, the loop finds the lock taken
-    and selects again: 22 empty passes per thumbnail at 8 clients, each taking the GIL back from the
-    workers. Here pending output makes the connection writable only when no task runs or the lock is
-    free (the worker left output behind, or waits for the loop to drain it): the passes that can write.
-    Same servers alternated (2 s windows): thumbnails at 8 clients +3.0%, +3.3%, +2.4% in three runs
-    of 30-40 rounds; the loop's CPU per thumbnail went from 475 to 214-258 us."""
+class Channel(HTTPChannel):
+    """waitress's connection, which answers what it cannot read with problem+json (ProblemErrorTask),
+    notes when a request began to arrive (Parser, Task) so that slow ones can be refused (`too_slow`,
+    `refuse`), and sends large bodies in pieces that bound the copies it holds."""
 
     error_task_class = ProblemErrorTask
     task_class = Task
@@ -281,11 +239,6 @@ class QuietChannel(HTTPChannel):
         # waitress reads what it sends in pieces of the socket's send buffer (4 MB on Linux's loopback):
         # each worker thread flushing a large body held one such copy. A smaller piece bounds that.
         self.sendbuf_len = min(self.sendbuf_len, SEND_PIECE)
-
-    def writable(self) -> bool:
-        if self.will_close or self.close_when_flushed:
-            return True
-        return bool(self.total_outbufs_len) and (not self.requests or self._unlocked())
 
     def too_slow(self, now: float, header_timeout: float, body_min_rate: int) -> str | None:
         """Why the request being received is late, or None. Only while no task runs on this
@@ -322,23 +275,17 @@ class QuietChannel(HTTPChannel):
             account(environ, endpoint, problem.status, len(body), time.monotonic() - getattr(
                 request, "arrived", time.monotonic()), detail=problem.detail)
 
-    def _unlocked(self) -> bool:
-        if not self.outbuf_lock.acquire(False):
-            return False  # a worker is sending
-        self.outbuf_lock.release()
-        return True
-
 
 def listen(app: Callable, threads: int, *, account: Callable[..., None] | None = None, header_timeout: float = 10.0,
            body_min_rate: int = 10240, **options):
-    """waitress's server for `app`, with the Dispatcher, the QuietChannel, and the request deadlines
+    """waitress's server for `app`, with the Dispatcher, the Channel, and the request deadlines
     enforced by waitress's periodic maintenance (`cleanup_interval`); `account` logs and counts the
     requests waitress answers itself (web.Service.account)."""
     # `_dispatcher` is create_server's one way in for a dispatcher of our own (waitress calls it a test
     # shim), and `channel_class` is read at each accept; waitress is pinned below 4 and
     # tests/e2e/test_server.py runs this server for real.
     server = waitress.create_server(app, _dispatcher=dispatcher(threads), **options)
-    server.channel_class = QuietChannel
+    server.channel_class = Channel
     server.account = account
     maintenance = server.maintenance
 
@@ -347,7 +294,7 @@ def listen(app: Callable, threads: int, *, account: Callable[..., None] | None =
         moment = time.monotonic()
         stuck = []
         for channel in list(server.active_channels.values()):
-            why = channel.too_slow(moment, header_timeout, body_min_rate) if isinstance(channel, QuietChannel) else None
+            why = channel.too_slow(moment, header_timeout, body_min_rate) if isinstance(channel, Channel) else None
             if why:
                 channel.refuse(Problem(408, f"{why}; send requests without pauses"), account)
             elif channel.will_close and channel.total_outbufs_len and not channel.requests:
@@ -460,7 +407,7 @@ def _close_listener_and_idle(server) -> None:
 def _refuse_arriving(server, account: Callable[..., None]) -> None:
     """On the loop's thread: a 503 for each request still arriving with no task running before it."""
     for channel in _channels(server):
-        if isinstance(channel, QuietChannel) and channel.request is not None and not channel.requests:
+        if isinstance(channel, Channel) and channel.request is not None and not channel.requests:
             channel.refuse(Problem(503, "the server is shutting down and this request had not fully arrived; "
                                         "retry on another instance", headers={"Retry-After": "1"}), account, DRAINING)
 
