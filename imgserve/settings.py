@@ -213,8 +213,9 @@ class Settings:
                              "503", shown="4 x cores")
     queue_wait: float = setting("limits", 10.0, _number(0, 3600), "seconds a request may wait for a slot before a "
                                 "503")
-    max_memory: int = setting("limits", 2048 * MiB, _int(MiB), "bytes of pixel memory all renders together may "
-                              "hold; an image needing more than all of it is a 422")
+    max_memory: int = setting("limits", 2048 * MiB, _int(MiB), "bytes of memory all renders, the response "
+                              "bodies being sent and the request bodies arriving may hold together; an image "
+                              "needing more than all of it is a 422, a body that does not fit a 503")
     render_timeout: float = setting("limits", 30.0, _number(0.1, 3600), "seconds a render may take, checked after "
                                     "decoding and after every step")
     max_dimension: int = setting("limits", 8192, _int(1, 65500), "largest output width or height")

@@ -39,6 +39,7 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import BadRequest, RequestEntityTooLarge, RequestHeaderFieldsTooLarge, ServerNotImplemented
+from waitress.utilities import Error as WaitressError
 from werkzeug.wsgi import ClosingIterator
 
 from ..errors import PROBLEM_JSON, Problem
@@ -147,18 +148,47 @@ def dispatcher(threads: int) -> Dispatcher:
 
 
 class Parser(HTTPRequestParser):
-    """waitress's request parser, noting when the request's first byte and its head's end arrived."""
+    """waitress's request parser, noting when the request's first byte and its head's end arrived, and
+    counting its body in the memory budget while it is held (`adj.budget`: web.admission.Admission).
+
+    waitress reads a whole body before the app sees it: a thousand connections each sending 64 MiB
+    would hold 64 GiB that no render reservation sees. Each body's bytes are taken from MAX_MEMORY as
+    they arrive; a body that does not fit is refused at once (503), and its bytes are given back when
+    the request is done or its connection closed."""
 
     def __init__(self, adj) -> None:
         super().__init__(adj)
         self.arrived = time.monotonic()  # made when the first byte of a request comes in
         self.body_started: float | None = None
+        self.budget = getattr(adj, "budget", None)
+        self.counted = 0
 
     def received(self, data: bytes) -> int:
+        before = self.body_bytes_received
         consumed = super().received(data)
         if self.body_started is None and self.headers_finished:
             self.body_started = time.monotonic()
+        grown = self.body_bytes_received - before
+        if grown and self.budget is not None and not self.error:
+            if self.budget.take(grown):
+                self.counted += grown
+            else:
+                self.error = Unavailable("request bodies arriving fill the memory budget")
+                self.completed = True
+                return len(data)  # the rest is this body's too: not the start of another request
         return consumed
+
+    def close(self) -> None:
+        """When the request is done, or its connection closed (Channel.handle_close)."""
+        super().close()
+        counted, self.counted = self.counted, 0
+        if counted and self.budget is not None:
+            self.budget.give(counted)
+
+
+class Unavailable(WaitressError):
+    code = 503
+    reason = "Service Unavailable"
 
 
 class Task(WSGITask):
@@ -182,7 +212,7 @@ class ProblemErrorTask(ErrorTask):
                                     self.channel.adj.max_request_body_size // BODY_SLACK)
         body = problem.body()
         self.status = f"{error.code} {error.reason}"
-        self.response_headers.append(("Content-Type", PROBLEM_JSON))
+        self.response_headers += [("Content-Type", PROBLEM_JSON), *problem.headers.items()]
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
@@ -204,6 +234,9 @@ def transport_problem(error, max_header: int, max_body: int) -> Problem:
     if isinstance(error, RequestEntityTooLarge):
         return Problem(413, f"the body is larger than {max_body} bytes, the most this server accepts in a request "
                             "body: send a smaller image")
+    if isinstance(error, Unavailable):
+        return Problem(503, "the request bodies arriving now fill this server's memory budget (IMGSERVE_MAX_MEMORY); "
+                            "retry shortly", headers={"Retry-After": "1"})
     if isinstance(error, ServerNotImplemented):
         return Problem(501, "this server reads no Transfer-Encoding but chunked: send the body as it is, with "
                             "Content-Length, or with Transfer-Encoding: chunked")
@@ -239,6 +272,16 @@ class Channel(HTTPChannel):
         # waitress reads what it sends in pieces of the socket's send buffer (4 MB on Linux's loopback):
         # each worker thread flushing a large body held one such copy. A smaller piece bounds that.
         self.sendbuf_len = min(self.sendbuf_len, SEND_PIECE)
+
+    def received(self, data: bytes) -> bool:
+        if self.requests and self.requests[-1].error is not None:
+            return False  # more of a refused request's body: dropped; the connection closes after the answer
+        return super().received(data)
+
+    def handle_close(self) -> None:
+        if self.request is not None:  # waitress drops a request still arriving without closing it
+            self.request.close()
+        super().handle_close()
 
     def too_slow(self, now: float, header_timeout: float, body_min_rate: int) -> str | None:
         """Why the request being received is late, or None. Only while no task runs on this
@@ -277,14 +320,16 @@ class Channel(HTTPChannel):
 
 
 def listen(app: Callable, threads: int, *, account: Callable[..., None] | None = None, header_timeout: float = 10.0,
-           body_min_rate: int = 10240, **options):
+           body_min_rate: int = 10240, budget=None, **options):
     """waitress's server for `app`, with the Dispatcher, the Channel, and the request deadlines
     enforced by waitress's periodic maintenance (`cleanup_interval`); `account` logs and counts the
-    requests waitress answers itself (web.Service.account)."""
+    requests waitress answers itself (web.Service.account); `budget` (web.admission.Admission) counts
+    request bodies while they are held (Parser)."""
     # `_dispatcher` is create_server's one way in for a dispatcher of our own (waitress calls it a test
     # shim), and `channel_class` is read at each accept; waitress is pinned below 4 and
     # tests/e2e/test_server.py runs this server for real.
     server = waitress.create_server(app, _dispatcher=dispatcher(threads), **options)
+    server.adj.budget = budget  # read by each connection's Parser
     server.channel_class = Channel
     server.account = account
     maintenance = server.maintenance
@@ -341,7 +386,8 @@ def serve(settings: Settings) -> int:
         drain = Drain(app, service.account)
         try:
             server = listen(drain, settings.threads, account=service.account, header_timeout=settings.header_timeout,
-                            body_min_rate=settings.body_min_rate, **waitress_options(settings))
+                            body_min_rate=settings.body_min_rate, budget=service.admission,
+                            **waitress_options(settings))
         except (OSError, ValueError) as error:  # waitress says ValueError for a host it cannot resolve
             raise SettingsError(cannot_listen(error, settings.host, settings.port)) from None
     except SettingsError:

@@ -38,6 +38,7 @@ class Admission:
         self.closing = float("inf")  # time.monotonic() after which nothing more waits or renders (stop_at)
         self._held: dict[int, list] = {}  # id(body) -> [body, connections sending it] (web/bodies.py)
         self.held = 0  # bytes of response bodies being sent, part of `reserved`
+        self.arriving = 0  # bytes of request bodies being received (server/runner.py Parser), part of `reserved`
         self.abandoned = 0  # requests dropped from the queue because their client hung up
         # Two conditions on one lock, so that a freed slot wakes one request waiting for a slot, and
         # freed memory only the renders waiting for memory. One condition notified to all woke every
@@ -110,6 +111,23 @@ class Admission:
             with self._lock:
                 self.reserved -= nbytes
                 self._memory_free.notify_all()  # any of them may fit now
+
+    def take(self, nbytes: int) -> bool:
+        """Count `nbytes` of a request body arriving, if they fit in the budget now; it never waits (the
+        server's loop is receiving them). False: refuse the request. `give` hands them back."""
+        with self._lock:
+            if self.reserved + nbytes > self.memory:
+                self.shed += 1
+                return False
+            self.reserved += nbytes
+            self.arriving += nbytes
+            return True
+
+    def give(self, nbytes: int) -> None:
+        with self._lock:
+            self.reserved -= nbytes
+            self.arriving -= nbytes
+            self._memory_free.notify_all()
 
     def hold(self, body: bytes) -> Callable[[], None]:
         """Count `body` in the budget while a connection sends it; returns the function that stops
