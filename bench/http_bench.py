@@ -180,7 +180,10 @@ def add_baseline(source: str) -> None:
     """A peer named `baseline`: imgserve from another source tree (`git archive main | tar -x -C DIR`), served
     and asked exactly as imgserve is, for same-run A/B figures of a change."""
     command, path = SERVERS["imgserve"]
-    SERVERS["baseline"] = (lambda root, port: ["env", f"PYTHONPATH={Path(source).resolve()}", *command(root, port)],
+    # `python -m` puts its working directory (this checkout) first on sys.path, ahead of PYTHONPATH, so
+    # without -P the "baseline" imported this checkout's imgserve and every A/B compared a tree with itself.
+    SERVERS["baseline"] = (lambda root, port: ["env", f"PYTHONPATH={Path(source).resolve()}", PYTHON, "-P",
+                                               *command(root, port)[1:]],
                            path)
 
 
