@@ -372,7 +372,7 @@ def certificate(tmp_path, name: str):
     import subprocess
 
     if not shutil.which("openssl"):
-        pytest.skip("openssl is needed to make a test certificate")
+        pytest.skip("openssl is needed to make a test certificate: `apt-get install openssl` (.ci/run does)")
     cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-nodes", "-days", "2", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
