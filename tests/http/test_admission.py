@@ -260,9 +260,41 @@ def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path)
     assert len(dropped) == 1 and " 499 " in dropped[0], lines
 
 
-def test_progressive_jpeg_reservations_count_the_coefficients() -> None:
-    from imgserve.imaging.decode import working_bytes
-    from imgserve.imaging.probe import Header
+def coefficient_bytes(jpeg: bytes) -> int:
+    """What libjpeg holds for a progressive JPEG until its last scan, from the frame header: every
+    component's 8x8 blocks, padded to whole MCUs, 64 coefficients of 2 bytes each (jdcoefct.c)."""
+    import struct
 
-    baseline, progressive = Header("jpeg", 5640, 3172, 3, 8), Header("jpeg", 5640, 3172, 3, 8, progressive=True)
-    assert working_bytes(progressive, 8, (300, 169)) - working_bytes(baseline, 8, (300, 169)) == 5640 * 3172 * 6
+    at = next(i for i in range(len(jpeg) - 1) if jpeg[i] == 0xFF and jpeg[i + 1] == 0xC2)  # progressive SOF
+    height, width, count = struct.unpack_from(">HHB", jpeg, at + 5)
+    sampling = [(jpeg[at + 11 + 3 * c] >> 4, jpeg[at + 11 + 3 * c] & 15) for c in range(count)]
+    h_max, v_max = max(h for h, _ in sampling), max(v for _, v in sampling)
+
+    def up(a: int, b: int) -> int:  # a / b, rounded up
+        return -(-a // b)
+
+    total = 0
+    for h, v in sampling:
+        blocks_w, blocks_h = up(up(width * h, h_max), 8), up(up(height * v, v_max), 8)
+        total += up(blocks_w, h) * h * up(blocks_h, v) * v * 64 * 2
+    return total
+
+
+@pytest.mark.parametrize("mode, subsampling", [("RGB", 0), ("RGB", 2), ("L", 0)])  # 4:4:4, 4:2:0, gray
+def test_progressive_jpeg_reservations_cover_the_coefficients(mode: str, subsampling: int) -> None:
+    """An eighth-size decode of a progressive JPEG still holds every coefficient of the full image:
+    the reservation must cover that plus the small image, whatever the sampling (1001x603: not a
+    multiple of 8 or 16, so the padding counts)."""
+    import io
+
+    from PIL import Image
+
+    from imgserve.imaging.decode import working_bytes
+    from imgserve.imaging.probe import probe
+
+    out = io.BytesIO()
+    Image.new(mode, (1001, 603), 128).save(out, "JPEG", progressive=True, subsampling=subsampling)
+    header = probe(out.getvalue())
+    assert header.progressive and (header.width, header.height) == (1001, 603)
+    small = -(-1001 // 8) * -(-603 // 8) * header.channels
+    assert working_bytes(header, 8, (125, 75)) >= coefficient_bytes(out.getvalue()) + small

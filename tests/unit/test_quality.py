@@ -20,25 +20,9 @@ from imgserve.imaging.pipeline import render
 from imgserve.options import Options
 from tests.support import REPO
 from tests.support.images import decode, encode, psnr
+from tests.support.reference import area_average
 
 PHOTOS = sorted((REPO / "tests" / "data" / "photos").glob("*.jpg"))
-
-
-def area_weights(source: int, output: int) -> np.ndarray:
-    """(output, source) matrix: row i averages source pixels over [i, i+1) * source/output."""
-    scale = source / output
-    weights = np.zeros((output, source))
-    for i in range(output):
-        low, high = i * scale, (i + 1) * scale
-        for j in range(int(low), min(source, int(np.ceil(high)))):
-            weights[i, j] = min(high, j + 1) - max(low, j)
-    return weights / scale
-
-
-def area_average(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    rows = np.einsum("ij,jkc->ikc", area_weights(image.shape[0], height), image.astype(np.float64))
-    both = np.einsum("kj,ijc->ikc", area_weights(image.shape[1], width), rows)
-    return np.clip(np.rint(both), 0, 255).astype(np.uint8)
 
 
 def pillow_bgr(data: bytes) -> np.ndarray:
