@@ -72,6 +72,9 @@ def test_unlisted_host_or_port_is_refused(fetch_client, origin, url: str) -> Non
     ("[::1]", "http://[::1]/x.png", "loopback"),
     ("[::ffff:127.0.0.1]", "http://[::ffff:7f00:1]/x.png", "loopback"),
     ("[2002:7f00:1::]", "http://[2002:7f00:1::]/x.png", "loopback"),    # 6to4 wrapping 127.0.0.1
+    ("[64:ff9b::7f00:1]", "http://[64:ff9b::7f00:1]/x.png", "loopback"),  # NAT64 wrapping 127.0.0.1
+    ("[64:ff9b::a9fe:a9fe]", "http://[64:ff9b::a9fe:a9fe]/x", "cloud metadata"),  # ... 169.254.169.254
+    ("[64:ff9b::a00:1]", "http://[64:ff9b::a00:1]/x", "private"),         # ... 10.0.0.1
     ("169.254.169.254", "http://169.254.169.254/latest/meta-data/", "cloud metadata"),
     ("[fd00:ec2::254]", "http://[fd00:ec2::254]/latest/meta-data/", "cloud metadata"),
     ("100.100.100.200", "http://100.100.100.200/latest/meta-data/", "cloud metadata"),

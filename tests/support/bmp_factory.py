@@ -59,16 +59,34 @@ def rle8(indices: np.ndarray) -> bytes:
     return bytes(out[:-2]) + b"\0\1"  # end of bitmap
 
 
+def _alternating(row: np.ndarray, x: int) -> int:
+    """How many pixels from x repeat the pair row[x], row[x + 1] (a, b, a, b, ...), at most 255."""
+    pair, run = row[x:x + 2], 1
+    while x + run < len(row) and run < 255 and row[x + run] == pair[run % 2]:
+        run += 1
+    return run
+
+
 def rle4(indices: np.ndarray) -> bytes:
+    """All three kinds of RLE4 code: encoded runs of one colour, encoded runs of two alternating colours
+    (the byte's high nibble, then its low one, and again), and absolute runs (nibbles packed two to a
+    byte, the run padded to 16 bits) for stretches with no pattern."""
     out = bytearray()
     for row in indices:
         x, w = 0, len(row)
         while x < w:
-            run = 1
-            while x + run < w and run < 255 and row[x + run] == row[x]:
-                run += 1
-            out += bytes([run, (row[x] << 4) | row[x]])
-            x += run
+            run = _alternating(row, x)
+            if run >= 4 or w - x < 3:
+                second = row[x + 1] if run > 1 else row[x]
+                out += bytes([run, (row[x] << 4) | second])
+                x += run
+                continue
+            n = 3
+            while x + n < w and n < 255 and _alternating(row, x + n) < 4:
+                n += 1
+            packed = _pack(row[None, x:x + n], 4)[0].tobytes()
+            out += bytes([0, n]) + packed + (b"\0" if len(packed) % 2 else b"")
+            x += n
         out += b"\0\0"
     return bytes(out[:-2]) + b"\0\1"
 
@@ -85,8 +103,12 @@ def write(kind: str, width: int = 13, height: int = 7, seed: int = 0) -> bytes:
         used = colors // 2 + 1 if "short" in variants else colors
         palette = rng.integers(0, 256, size=(used, 3), dtype=np.uint8)
         indices = rng.integers(0, used, size=(height, width), dtype=np.uint8)
-        if "rle" in variants:
-            indices[:, : width // 2] = indices[:, :1]  # give the encoder runs to find
+        if "rle" in variants:  # give the encoder runs to find: one colour, then two alternating (dither)
+            third = width // 3
+            if third:
+                pair = indices[:, 1:3].copy()
+                indices[:, :third] = indices[:, :1]
+                indices[:, third:2 * third] = pair[:, np.arange(third) % 2]
             compression = 1 if bits == 8 else 2
             body = (rle8 if bits == 8 else rle4)(indices[::-1])
         elif bits == 8:

@@ -115,3 +115,46 @@ def test_bad_rle_never_crashes(payload: bytes) -> None:
 def test_header_info_is_what_the_decoder_uses() -> None:
     info = bmp.read_header(bmp_factory.write("v5-32-alpha-topdown", 5, 3))
     assert (info.width, info.height, info.top_down, info.bits, info.alpha) == (5, 3, True, 32, True)
+
+
+def rle4_codes(data: bytes) -> list[tuple[str, int, int]]:
+    """The RLE4 stream of a file as (kind, count, byte): "one" and "two" encoded runs, "absolute" runs."""
+    at, codes = struct.unpack_from("<I", data, 10)[0], []
+    while at + 1 < len(data):
+        count, value = data[at], data[at + 1]
+        at += 2
+        if count:
+            codes.append(("one" if value >> 4 == value & 15 else "two", count, value))
+        elif value >= 3:
+            codes.append(("absolute", value, 0))
+            at += -(-value // 2) + (-(-value // 2) % 2)
+        elif value == 1:
+            break
+    return codes
+
+
+@pytest.mark.parametrize("size", [(13, 7), (32, 3), (60, 2)])
+def test_the_rle4_writer_uses_every_kind_of_code(size: tuple[int, int]) -> None:
+    """So that the comparison with Pillow above covers runs of two alternating colours and absolute runs."""
+    kinds = {kind for kind, _, _ in rle4_codes(bmp_factory.write("info-4-rle", *size))}
+    assert kinds == {"one", "two", "absolute"}
+
+
+def test_rle4_codes_written_by_hand() -> None:
+    """Each RLE4 code, written out, against Pillow and against the pixels the format defines."""
+    palette = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)]
+    rows = [  # bottom-up, 8 pixels wide
+        b"\x08\x11",                          # 8 x colour 1
+        b"\x05\x23\x03\x40",                  # 2,3,2,3,2 (two colours alternating), then 4,0,4
+        b"\x00\x05\x12\x34\x00\x00\x03\x44",  # absolute 1,2,3,4,0 (padded to 16 bits), then 4,4,4
+        b"\x00\x03\x41\x20\x00\x02\x02\x00\x03\x31",  # absolute 4,1,2; delta 2 right, 0 up; 3,1,3
+    ]
+    body = b"\x00\x00".join(rows) + b"\x00\x01"
+    table = b"".join(bytes([b, g, r, 0]) for r, g, b in palette)
+    info = struct.pack("<IiiHHIIiiII", 40, 8, 4, 1, 4, 2, len(body), 2835, 2835, len(palette), 0)
+    offset = 14 + len(info) + len(table)
+    data = struct.pack("<2sIHHI", b"BM", offset + len(body), 0, 0, offset) + info + table + body
+    indices = [[1] * 8, [2, 3, 2, 3, 2, 4, 0, 4], [1, 2, 3, 4, 0, 4, 4, 4], [4, 1, 2, 0, 0, 3, 1, 3]]
+    expected = np.array([[palette[i][::-1] for i in row] for row in indices[::-1]], np.uint8)  # top-down, BGR
+    assert np.array_equal(reference(data), expected)
+    assert np.array_equal(ours(data), expected)
