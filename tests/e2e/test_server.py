@@ -17,6 +17,15 @@ import pytest
 
 from tests.support.http import free_port, request, start, stop
 from tests.support.images import RED, close, color_at, decode, encode, photo
+from tests.support.waiting import wait_until
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 @pytest.fixture
@@ -82,8 +91,8 @@ def test_decoder_chatter_stays_off_the_console(server: tuple[str, Path], root: P
     assert status == 415 and b"could not be decoded" in body
     status, _, body = request(f"{base}/image/short.jpg?w=10")
     assert status == 200 and decode(body).shape == (10, 10, 3)
-    time.sleep(0.2)
-    text = log.read_text()
+    wait_until(lambda: "/image/short.jpg" in log.read_text(), "the last request's access line")
+    text = log.read_text()  # decoders write to fd 2 during the decode, before that line
     assert "libpng" not in text and "Corrupt JPEG" not in text, text
     assert text.count("/image/cut.png") == 1, text
 
@@ -100,9 +109,10 @@ def test_sigterm_finishes_requests_in_progress_and_refuses_new_ones(root: Path, 
         assert kept_alive.getresponse().read()
         with ThreadPoolExecutor(2) as pool:
             in_progress = pool.submit(request, slow)
-            time.sleep(0.3)
+            wait_until(lambda: b"imgserve_images_in_flight 1.0" in request(f"http://127.0.0.1:{port}/metrics")[2],
+                       "the slow render to start")
             process.send_signal(signal.SIGTERM)
-            time.sleep(0.2)
+            wait_until(lambda: not listening(port), "the listening socket to close")
             with pytest.raises(OSError):  # the listening socket is closed: refused, not queued
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
             with pytest.raises(OSError):  # the idle kept-alive connection was closed
@@ -127,7 +137,7 @@ def test_sigterm_with_nothing_in_progress_exits_at_once(root: Path, tmp_path: Pa
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 0
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 7  # not the 10 s shutdown timeout (measured: well under 1 s)
 
 
 def test_requests_arriving_while_stopping_get_503_logged_and_counted(root: Path, caplog) -> None:
@@ -251,17 +261,13 @@ def test_waitress_hands_each_request_to_the_thread_idle_last() -> None:
     ran: list[str] = []
 
     def all_idle() -> None:
-        deadline = time.monotonic() + 5
-        while tasks.active_count and time.monotonic() < deadline:
-            time.sleep(0.001)
-        assert tasks.active_count == 0
+        wait_until(lambda: tasks.active_count == 0, "every dispatcher thread to be idle")
 
     try:
         all_idle()
         for count in range(1, 17):
             tasks.add_task(Task(ran))
-            while len(ran) < count:
-                time.sleep(0.001)
+            wait_until(lambda count=count: len(ran) >= count, f"task {count} to run")
             all_idle()
         assert len(ran) == 16 and len(set(ran)) == 1, ran
     finally:
@@ -337,7 +343,8 @@ def test_a_slow_reader_gets_every_byte_of_responses_past_the_output_watermark() 
     try:
         client.connect(("127.0.0.1", int(server.effective_port)))
         client.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\nGET /small HTTP/1.1\r\nHost: t\r\n\r\n")
-        time.sleep(0.5)  # not reading: the socket buffers fill and the worker waits for the loop
+        time.sleep(0.5)  # not reading: the buffers fill and the worker waits (a window: load can only
+        # keep them from filling, which makes the test pass without the stall, never fail)
         received = b""
         while received.count(b"HTTP/1.1 200 OK") < 2 or not received.endswith(chunk):
             data = client.recv(1 << 20)

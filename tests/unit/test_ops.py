@@ -106,14 +106,16 @@ def test_wide_blur_matches_a_direct_gaussian_at_a_fraction_of_the_cost(sigma: fl
 
     image = photo(1200, 900, seed=2)
     started = time.perf_counter()
-    fast = ops.blur(image, sigma)
-    fast_seconds = time.perf_counter() - started
-    started = time.perf_counter()
     exact = cv2.GaussianBlur(image, (0, 0), sigma)
-    exact_seconds = time.perf_counter() - started
+    exact_seconds = time.perf_counter() - started  # load only lengthens it, which cannot fail the test
+    fast_seconds = []
+    for _ in range(3):  # the best of three: load can lengthen one run, hardly all three
+        started = time.perf_counter()
+        fast = ops.blur(image, sigma)
+        fast_seconds.append(time.perf_counter() - started)
     assert fast.shape == image.shape and cv2.PSNR(fast, exact) > 45
-    if sigma >= 25:
-        assert fast_seconds < exact_seconds
+    if sigma >= 25:  # measured under load: 20-70x faster; asserted: 4x
+        assert min(fast_seconds) * 4 < exact_seconds, (fast_seconds, exact_seconds)
 
 
 def test_premultiplied_resize_matches_a_float_reference() -> None:
