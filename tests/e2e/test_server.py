@@ -100,7 +100,7 @@ def test_decoder_chatter_stays_off_the_console(server: tuple[str, Path], root: P
 def test_sigterm_finishes_requests_in_progress_and_refuses_new_ones(root: Path, tmp_path: Path) -> None:
     port = free_port()
     process = start([sys.executable, "-m", "imgserve", "serve", "--root", str(root), "--port", str(port),
-                     "--shutdown-timeout", "10"], {}, port, tmp_path / "drain.log")
+                     "--shutdown-timeout", "120"], {}, port, tmp_path / "drain.log")
     slow = f"http://127.0.0.1:{port}/image/photo.jpg?w=8000&enlarge=1&format=png&sharpen=2"  # a second or two
     from concurrent.futures import ThreadPoolExecutor
     kept_alive = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -108,7 +108,7 @@ def test_sigterm_finishes_requests_in_progress_and_refuses_new_ones(root: Path, 
         kept_alive.request("GET", "/image/quad.png?w=10")
         assert kept_alive.getresponse().read()
         with ThreadPoolExecutor(2) as pool:
-            in_progress = pool.submit(request, slow)
+            in_progress = pool.submit(request, slow, timeout=120)  # a second or two; 10+ on a loaded machine
             wait_until(lambda: b"imgserve_images_in_flight 1.0" in request(f"http://127.0.0.1:{port}/metrics")[2],
                        "the slow render to start")
             process.send_signal(signal.SIGTERM)
@@ -118,7 +118,7 @@ def test_sigterm_finishes_requests_in_progress_and_refuses_new_ones(root: Path, 
             with pytest.raises(OSError):  # the idle kept-alive connection was closed
                 kept_alive.request("GET", "/image/quad.png?w=11")
                 kept_alive.getresponse()
-            status, headers, body = in_progress.result(timeout=15)
+            status, headers, body = in_progress.result(timeout=120)
         assert status == 200 and int(headers["Content-Length"]) == len(body)
         assert decode(body).shape == (6000, 8000, 3)
         assert process.wait(timeout=10) == 0

@@ -266,8 +266,9 @@ def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path)
         return any(fragment in line and "imgserve.access" in line for line in log.read_text().splitlines())
 
     try:
-        slow = threading.Thread(target=request, args=(  # a second or two of work
-            f"{base}/image/photo.jpg?w=8000&enlarge=1&format=png&sharpen=2",))
+        answers: list = []
+        slow = threading.Thread(target=lambda: answers.append(request(  # a second or two of work (10+ loaded)
+            f"{base}/image/photo.jpg?w=8000&enlarge=1&format=png&sharpen=2", timeout=120)[0]))
         slow.start()
         wait_until(lambda: gauge("imgserve_images_in_flight") == 1, "the slow render to take the slot")
         client = socket.create_connection(("127.0.0.1", port))
@@ -275,7 +276,8 @@ def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path)
         wait_until(lambda: gauge("imgserve_images_waiting") == 1, "the second request to queue")
         client.close()
         wait_until(lambda: logged("w=5000"), "the dropped request's access line")
-        slow.join(timeout=60)
+        slow.join(timeout=120)
+        assert answers == [200]
         wait_until(lambda: logged("w=8000"), "the slow request's access line")
     finally:
         stop(process)

@@ -70,6 +70,19 @@ CASES = {
     "w=32&h=32&fit=cover&gravity=east": lambda: ref.area_average(SOURCE[:, 32:], 32, 32),
     "w=24&h=8&fit=cover&gravity=north": lambda: ref.area_average(SOURCE[:32], 24, 8),
     "w=24&h=8&fit=cover&gravity=south": lambda: ref.area_average(SOURCE[32:], 24, 8),
+    # ... in the frame the viewer sees: after rotate and flip (the cut is mapped back to the source)
+    "w=32&h=32&fit=cover&gravity=west&flip=h": lambda: ref.area_average(SOURCE[:, ::-1][:, :64], 32, 32),
+    "w=32&h=32&fit=cover&gravity=east&flip=hv": lambda: ref.area_average(SOURCE[::-1, ::-1][:, 32:], 32, 32),
+    "w=24&h=8&fit=cover&gravity=north&flip=v": lambda: ref.area_average(SOURCE[::-1][:32], 24, 8),
+    "w=24&h=8&fit=cover&gravity=south&rotate=180": lambda: ref.area_average(SOURCE[::-1, ::-1][32:], 24, 8),
+    "w=24&h=32&fit=cover&gravity=west&rotate=180": lambda: ref.area_average(SOURCE[::-1, ::-1][:, :48], 24, 32),
+    "w=32&h=32&fit=cover&gravity=north&rotate=90": lambda: ref.area_average(np.rot90(SOURCE, -1)[:64], 32, 32),
+    "w=32&h=32&fit=cover&gravity=south&rotate=270": lambda: ref.area_average(np.rot90(SOURCE, 1)[32:], 32, 32),
+    "w=8&h=24&fit=cover&gravity=east&rotate=90": lambda: ref.area_average(np.rot90(SOURCE, -1)[:, 32:], 8, 24),
+    "w=8&h=24&fit=cover&gravity=west&rotate=270&flip=h": lambda: ref.area_average(
+        np.rot90(SOURCE, 1)[:, ::-1][:, :32], 8, 24),
+    "w=32&h=16&fit=cover&gravity=south&rotate=90&flip=v": lambda: ref.area_average(
+        np.rot90(SOURCE, -1)[::-1][64:], 32, 16),
     # pad places the contained image by gravity on bg
     "w=48&h=48&fit=pad&bg=ff0000": lambda: padded(small(), (48, 48), (0, 8), (255, 0, 0)),
     "w=48&h=48&fit=pad&bg=00f&gravity=north": lambda: padded(small(), (48, 48), (0, 0), (0, 0, 255)),
