@@ -133,6 +133,26 @@ def test_a_documented_default_means_what_leaving_the_parameter_out_means(name: s
     assert given.status_code == 200 and given.headers["ETag"] == client.get(f"/image/{SMALL}").headers["ETag"]
 
 
+JSON_TYPES = {"integer": int, "number": (int, float), "string": str, "boolean": bool}
+
+
+@pytest.mark.parametrize("app", [APP, LOCKED], ids=["open", "locked"])
+def test_every_parameter_schema_is_well_typed(app) -> None:
+    """Each schema names a JSON Schema type, and its enum, default and bounds are of that type (an
+    integer enum in a "string" schema, or a default "80" for an integer, would mislead every client
+    generated from the document; schemathesis sees it only in the slow run)."""
+    for name, parameter in image_parameters(app).items():
+        schema = parameter["schema"]
+        assert schema["type"] in JSON_TYPES, (name, schema)
+        kind = JSON_TYPES[schema["type"]]
+        values = [*schema.get("enum", []), *[schema[k] for k in ("default", "minimum", "maximum") if k in schema]]
+        assert all(isinstance(v, kind) and not isinstance(v, bool) for v in values), (name, schema)
+        if "pattern" in schema:
+            re.compile(schema["pattern"])
+            assert schema["type"] == "string", (name, schema)
+        assert isinstance(parameter.get("description", ""), str) and parameter.get("description"), name
+
+
 def test_the_documented_parameters_are_those_the_server_takes() -> None:
     """The server names what it knows when it refuses an unknown option; the document lists the same
     (`preset` only where presets are configured), and nothing it does not list is taken."""
