@@ -20,12 +20,14 @@ from tests.support.images import encode, photo, psnr
 
 SOURCE = photo(96, 64, seed=5)[:, :, ::-1]                          # RGB, 96 x 64, edges and noise
 ALPHA = np.tile(np.linspace(0, 255, 96).round().astype(np.uint8), (64, 1))  # 0 on the left, 255 on the right
+GRAY = SOURCE[:, :, 1].copy()
 
 
 @pytest.fixture
 def get(client, root):
     (root / "texture.png").write_bytes(encode(SOURCE[:, :, ::-1]))
     (root / "glass.png").write_bytes(encode(np.dstack([SOURCE[:, :, ::-1], ALPHA])))
+    (root / "gray.png").write_bytes(encode(GRAY))
 
     def get(query: str, name: str = "texture.png") -> tuple[np.ndarray, bytes]:
         response = client.get(f"/image/{name}?{query}")
@@ -166,3 +168,46 @@ def test_quality_orders_the_lossy_formats(get, format: str) -> None:
     assert psnr(ref.luma(high), expected) > 42 and psnr(ref.luma(low), expected) < 35
     assert len(high_bytes) > 1.5 * len(low_bytes)
     assert Image.open(io.BytesIO(high_bytes)).format == format.upper()
+
+
+def premultiplied_area(rgba: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Colour weighted by alpha, area-averaged, divided by the averaged alpha (ops.resize's meaning)."""
+    work = rgba.astype(np.float64)
+    work[:, :, :3] *= work[:, :, 3:4] / 255
+    rows, cols = ref.area_weights(rgba.shape[0], height), ref.area_weights(rgba.shape[1], width)
+    small = np.einsum("kj,ijc->ikc", cols, np.einsum("ij,jkc->ikc", rows, work))
+    alpha = small[:, :, 3:4]
+    small[:, :, :3] = np.divide(small[:, :, :3] * 255, alpha, out=np.zeros_like(small[:, :, :3]), where=alpha > 0)
+    return np.clip(np.rint(small), 0, 255).astype(np.uint8)
+
+
+def test_gray_stays_gray_on_a_gray_background(get) -> None:
+    got, _ = get("w=48&h=48&fit=pad&bg=808080", "gray.png")
+    expected = np.full((48, 48), 128, np.uint8)
+    expected[8:40] = ref.area_average(GRAY, 48, 32)
+    assert got.ndim == 2 and np.abs(got.astype(int) - expected).max() <= 1
+
+
+def test_gray_on_a_colour_background_becomes_colour(get) -> None:
+    got, _ = get("w=48&h=48&fit=pad&bg=ff0000", "gray.png")
+    expected = padded(np.repeat(ref.area_average(GRAY, 48, 32)[:, :, None], 3, axis=2), (48, 48), (0, 8), (255, 0, 0))
+    assert got.shape == (48, 48, 3) and np.abs(got.astype(int) - expected).max() <= 1
+
+
+def test_gray_on_a_translucent_background_gains_alpha(get) -> None:
+    got, _ = get("w=48&h=48&fit=pad&bg=00000080", "gray.png")
+    expected = padded(np.repeat(ref.area_average(GRAY, 48, 32)[:, :, None], 3, axis=2), (48, 48), (0, 8),
+                      (0, 0, 0, 128))
+    assert got.shape == (48, 48, 4) and np.abs(got.astype(int) - expected).max() <= 1
+
+
+def test_translucent_image_on_a_translucent_background_keeps_both_alphas(get) -> None:
+    got, _ = get("w=48&h=48&fit=pad&bg=0000ff80", "glass.png")
+    small = premultiplied_area(np.dstack([SOURCE, ALPHA]), 48, 32)
+    expected = np.empty((48, 48, 4), np.uint8)
+    expected[:] = (0, 0, 255, 128)
+    expected[8:40] = small
+    visible = expected[:, :, 3] > 2   # colour under (almost) transparent pixels means nothing
+    assert got.shape == (48, 48, 4)
+    assert np.abs(got[:, :, 3].astype(int) - expected[:, :, 3]).max() <= 1
+    assert np.abs(got[visible].astype(int) - expected[visible]).max() <= 2

@@ -132,7 +132,9 @@ def write(kind: str, width: int = 13, height: int = 7, seed: int = 0) -> bytes:
         body = b"".join(_pad4(r.tobytes()) for r in rows)
     else:  # 32
         pixels = rng.integers(0, 256, size=(height, width, 4), dtype=np.uint8)
-        if "alpha" in variants:
+        if "1010102" in variants:  # ten bits a colour, two of alpha: not in KINDS, Pillow does not read it
+            compression, masks = 3, (0x3FF00000, 0x000FFC00, 0x000003FF, 0xC0000000)
+        elif "alpha" in variants:
             compression, masks = 3, (0x00FF0000, 0x0000FF00, 0x000000FF, 0xFF000000)
         elif "bitfields" in variants:
             compression, masks = 3, (0x00FF0000, 0x0000FF00, 0x000000FF, 0)

@@ -165,3 +165,16 @@ def test_rle4_codes_written_by_hand() -> None:
     expected = np.array([[palette[i][::-1] for i in row] for row in indices[::-1]], np.uint8)  # top-down, BGR
     assert np.array_equal(reference(data), expected)
     assert np.array_equal(ours(data), expected)
+
+
+def test_ten_bit_bitfields_with_alpha_scale_each_field_to_eight_bits() -> None:
+    """32-bit BMPs with masks other than 8-8-8(-8) (here 10-10-10-2, which Pillow does not read): each
+    field is its masked bits scaled from 0..2^n-1 to 0..255, computed here from the raw words."""
+    data = bmp_factory.write("v4-32-1010102", 13, 7)
+    offset = struct.unpack_from("<I", data, 10)[0]
+    words = np.frombuffer(data, "<u4", 13 * 7, offset).reshape(7, 13)[::-1]   # bottom-up rows
+    fields = [(words >> shift) & ((1 << bits) - 1) for shift, bits in ((0, 10), (10, 10), (20, 10), (30, 2))]
+    expected = np.dstack([f * 255 / ((1 << bits) - 1) for f, bits in zip(fields, (10, 10, 10, 2))])  # B, G, R, A
+    got = ours(data)
+    assert got.shape == (7, 13, 4) and got.dtype == np.uint8
+    assert np.abs(got - expected).max() < 1   # within the rounding to whole levels

@@ -21,6 +21,7 @@ from tests.support.images import (
     encode,
     jpeg_with_orientation,
     photo,
+    psnr,
     quadrants,
 )
 
@@ -218,3 +219,12 @@ def test_encode_array_flattens_alpha_onto_bg_for_jpeg() -> None:
 def test_encode_array_refuses_what_it_cannot_encode(image, format: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         encoding.encode_array(image, format)
+
+
+def test_encode_array_honours_quality_and_takes_a_single_channel_axis() -> None:
+    image = photo(120, 90)
+    high, low = (encoding.encode_array(image, "jpeg", quality=q) for q in (95, 20))
+    assert len(high) > 1.5 * len(low)
+    assert psnr(decoding.decode_array(high), image) > psnr(decoding.decode_array(low), image) + 3
+    gray = encoding.encode_array(image[:, :, 1:2], "png")          # (h, w, 1): one channel, as gray
+    assert np.array_equal(decoding.decode_array(gray), image[:, :, 1])

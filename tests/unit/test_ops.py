@@ -144,3 +144,28 @@ def test_pixelate_weights_colour_by_alpha() -> None:
     image[:, :2] = (0, 0, 255, 255)   # opaque red
     image[:, 2:] = (255, 0, 0, 0)     # transparent blue: its colour must not bleed in
     assert ops.pixelate(image, 4)[0, 0].tolist() == [0, 0, 255, 128]
+
+
+@pytest.mark.parametrize("dtype, top", [(np.uint8, 255), (np.uint16, 65535), (np.float32, 1.0)])
+@pytest.mark.parametrize("size", [(16, 16), (24, 10)])  # 4x, and fractional areas
+def test_translucent_resize_in_every_depth_is_the_premultiplied_area_average(dtype, top, size) -> None:
+    """Colour weighted by alpha, averaged over each output pixel's area, divided by the averaged alpha:
+    computed here with exact area weights, for 8-bit, 16-bit and float images alike."""
+    from tests.support.reference import area_weights
+
+    rng = np.random.default_rng(11)
+    image = (rng.random((64, 48, 4)) * top).astype(dtype) if dtype == np.float32 else \
+        rng.integers(0, top + 1, (64, 48, 4)).astype(dtype)
+    image[:8, :, 3] = 0                                   # fully transparent rows: their colour must not count
+    work = image.astype(np.float64) / top
+    work[:, :, :3] *= work[:, :, 3:4]
+    rows, cols = area_weights(64, size[1]), area_weights(48, size[0])
+    small = np.einsum("kj,ijc->ikc", cols, np.einsum("ij,jkc->ikc", rows, work))
+    alpha = small[:, :, 3:4]
+    colour = np.divide(small[:, :, :3], alpha, out=np.zeros_like(small[:, :, :3]), where=alpha > 0)
+    expected = np.dstack([colour, alpha]) * top
+    got = ops.resize(image, size)
+    assert got.dtype == image.dtype and got.shape == (size[1], size[0], 4)
+    visible = alpha[:, :, 0] > 0.01
+    error = np.abs(got.astype(np.float64) - expected)[visible]
+    assert error.max() <= top * 0.006 + (1 if dtype != np.float32 else 0), error.max() / top
