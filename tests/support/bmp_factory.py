@@ -3,7 +3,7 @@
 `write(kind)` returns the file's bytes; the expected pixels come from a reference decoder (Pillow)
 in the tests, not from this writer, so a mistake here cannot hide a mistake in the decoder.
 Kinds are named `<header>-<bits>[-<variant>]`: headers core (OS/2 1.x, 12 bytes), os2 (OS/2 2.x,
-64 bytes), info (40), v4 (108), v5 (124).
+64 bytes), info (40), v3 (56), v4 (108), v5 (124).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import struct
 import numpy as np
 from PIL import Image
 
-HEADER_SIZE = {"core": 12, "os2": 64, "info": 40, "v4": 108, "v5": 124}
+HEADER_SIZE = {"core": 12, "os2": 64, "info": 40, "v3": 56, "v4": 108, "v5": 124}
 KINDS = (
     "info-1", "info-4", "info-8", "info-8-topdown", "info-8-short-palette", "info-4-rle", "info-8-rle",
     "info-16", "info-16-565", "info-24", "info-24-topdown", "info-32", "info-32-bitfields",
-    "v4-16-565", "v4-24", "v4-32-alpha", "v5-8", "v5-24", "v5-32-alpha", "v5-32-alpha-topdown", "v5-8-rle",
+    "v3-32-alpha", "v4-16-565", "v4-24", "v4-32-alpha",
+    "v5-8", "v5-24", "v5-32-alpha", "v5-32-alpha-topdown", "v5-8-rle",
     "core-1", "core-4", "core-8", "core-24", "os2-8", "os2-24", "os2-8-rle",
 )
 
@@ -149,6 +150,8 @@ def write(kind: str, width: int = 13, height: int = 7, seed: int = 0) -> bytes:
                            len(body), 2835, 2835, 0 if palette is None else len(palette), 0)
         if header == 64:
             info += b"\0" * 24
+        elif header == 56:  # BITMAPV3INFOHEADER: the four masks, alpha's included, and nothing else
+            info += struct.pack("<4I", *(masks or (0, 0, 0, 0)))
         elif header >= 108:
             info += struct.pack("<4I", *(masks or (0, 0, 0, 0))) + b"BGRs" + b"\0" * 48
             if header == 124:
