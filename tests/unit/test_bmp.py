@@ -51,9 +51,9 @@ def test_short_palette_indices_past_the_end_read_as_black() -> None:
     assert got[0, 1].tolist() != [0, 0, 0] or got[0, 0].tolist() != [0, 0, 0]
 
 
-def corrupt(kind: str, at: int, fmt: str, value: int) -> bytes:
+def corrupt(kind: str, at: int, fmt: str, *values: int) -> bytes:
     data = bytearray(bmp_factory.write(kind, 8, 8))
-    struct.pack_into(fmt, data, at, value)
+    struct.pack_into(fmt, data, at, *values)
     return bytes(data)
 
 
@@ -73,6 +73,7 @@ def corrupt(kind: str, at: int, fmt: str, value: int) -> bytes:
     (corrupt("info-24", 10, "<I", 20), "offset 20 is outside the file"),
     (corrupt("info-16-565", 54, "<I", 0xF0F0), "bad bitfield mask 0xf0f0"),
     (corrupt("info-16-565", 54, "<I", 0x1F800), "bad bitfield mask 0x1f800"),
+    (corrupt("v4-32-alpha", 54, "<3I", 0, 0, 0), "all colour masks are empty"),   # an alpha mask alone
     (bmp_factory.write("info-24", 8, 8)[:-10], "truncated"),
     (bmp_factory.write("info-8", 8, 8)[:60], "palette of 256 colours does not fit"),
     (bmp_factory.write("info-24", 8, 8)[:20], "header is truncated"),
@@ -178,3 +179,18 @@ def test_ten_bit_bitfields_with_alpha_scale_each_field_to_eight_bits() -> None:
     got = ours(data)
     assert got.shape == (7, 13, 4) and got.dtype == np.uint8
     assert np.abs(got - expected).max() < 1   # within the rounding to whole levels
+
+
+def test_an_empty_colour_mask_gives_a_zero_channel() -> None:
+    """Bitfields may leave a colour out (here 16-bit with no red mask; _check_masks only refuses all
+    three empty): that channel is 0 and the others are scaled as usual, computed here from the raw words."""
+    data = bytearray(bmp_factory.write("info-16-565", 13, 7))
+    struct.pack_into("<I", data, 54, 0)                                    # the red mask
+    offset = struct.unpack_from("<I", data, 10)[0]
+    stride = (13 * 2 + 3) // 4 * 4
+    rows = np.frombuffer(bytes(data), np.uint8, stride * 7, offset).reshape(7, stride)[::-1]
+    words = rows[:, :26].copy().view("<u2").astype(int)
+    expected = np.dstack([(words & 0x1F) * 255 / 31, (words >> 5 & 0x3F) * 255 / 63, np.zeros_like(words)])
+    got = ours(bytes(data))
+    assert got.shape == (7, 13, 3) and got.dtype == np.uint8
+    assert (got[:, :, 2] == 0).all() and np.abs(got - expected).max() < 1

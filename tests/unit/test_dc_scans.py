@@ -42,6 +42,20 @@ def test_grayscale_and_restart_intervals() -> None:
         assert np.array_equal(eighth(smaller), eighth(data))
 
 
+def test_big_metadata_segments_and_fill_bytes_keep_the_fast_path() -> None:
+    """Segment lengths are unsigned 16-bit (T.81 B.1.1.4): a 40 KB ICC profile, as real photos carry,
+    must not read as negative. Any marker may be preceded by 0xFF fill bytes (B.1.1.2). Either misread
+    only gives up the rewrite (the file is then decoded whole), so the assertion is that it is done."""
+    data = progressive(640, 480, icc_profile=bytes(40_000))
+    assert struct.unpack_from(">H", data, data.index(b"\xff\xe2") + 2)[0] > 32767
+    quantisation = data.index(b"\xff\xdb")
+    data = data[:quantisation] + b"\xff" + data[quantisation:]                # one fill byte
+    assert eighth(data) is not None
+    smaller = dc_scans.dc_only(data)
+    assert smaller is not None and len(smaller) < len(data) - 20_000   # the profile stays, most AC goes
+    assert np.array_equal(eighth(smaller), eighth(data))
+
+
 def test_nothing_to_gain_or_nothing_understood_is_none() -> None:
     baseline = io.BytesIO()
     Image.new("RGB", (64, 64)).save(baseline, "JPEG")
