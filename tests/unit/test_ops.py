@@ -129,6 +129,23 @@ def test_premultiplied_resize_matches_a_float_reference() -> None:
     assert np.abs(got.astype(float) - np.clip(np.rint(small), 0, 255)).max() <= 1
 
 
+@pytest.mark.parametrize("dtype, top", [(np.uint8, 255), (np.uint16, 65535)])
+def test_translucent_enlarge_clips_the_cubic_overshoot_instead_of_wrapping(dtype, top) -> None:
+    """Bicubic rings past the source's range, and divided by a ringing alpha a colour reaches 110% of
+    full: it must come out full, never wrap to dark (an opaque white square in translucent black,
+    enlarged 4x, against the same float reference as above)."""
+    image = np.zeros((16, 16, 4), dtype)
+    image[:, :, 3] = top // 2 + 1
+    image[4:12, 4:12] = top
+    got = ops.resize(image, (64, 64))
+    work = image.astype(np.float64)
+    work[:, :, :3] *= work[:, :, 3:4] / top
+    big = cv2.resize(work, (64, 64), interpolation=cv2.INTER_CUBIC)
+    colour = big[:, :, :3] * top / big[:, :, 3:4]                 # alpha stays above 40% here
+    assert colour.max() > 1.05 * top                              # the overshoot is there
+    assert np.abs(got[:, :, :3].astype(float) - np.clip(np.rint(colour), 0, top)).max() <= 1
+
+
 def test_pixelate_fills_each_block_with_its_exact_average() -> None:
     image = np.random.default_rng(7).integers(0, 256, (11, 13, 3), dtype=np.uint8)
     got = ops.pixelate(image, 4)
