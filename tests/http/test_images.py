@@ -22,6 +22,19 @@ def test_thumbnail_has_the_pixels_and_headers(client) -> None:
     assert decode(response.data).shape == (75, 100, 3)
 
 
+def test_every_image_is_sent_with_nosniff(app, client) -> None:
+    """The bytes come from uploads and remote origins: a browser must take the Content-Type as given
+    and never sniff them into HTML or script (Fetch, X-Content-Type-Options), on the full way, from
+    the repeat cache, for uploads and for placeholders alike."""
+    full = client.get("/image/photo.jpg?w=50")
+    repeat = client.get("/image/photo.jpg?w=50")
+    assert app.extensions["imgserve"].repeats.hits == 1
+    upload = client.post("/process?w=50", data=encode(photo()), content_type="image/png")
+    drawn = client.get("/placeholder/60x40")
+    for response in (full, repeat, upload, drawn):
+        assert response.status_code == 200 and response.headers["X-Content-Type-Options"] == "nosniff"
+
+
 @pytest.mark.parametrize("url, shape", [
     ("/image/quad.png?w=40&h=40&fit=pad&bg=000", (40, 40, 3)),
     ("/image/quad?w=40&h=40&fit=cover&format=webp", (40, 40, 3)),
