@@ -185,7 +185,7 @@ def test_quadrant_colours_survive_a_jpeg_round_trip() -> None:
     np.dstack([photo(40, 30), photo(40, 30, seed=1)[:, :, 0]]).astype(np.uint16) * 257,
 ], ids=["bgr8", "gray8", "bgra8", "bgr16", "gray16", "bgra16"])
 def test_encode_array_png_round_trip_is_lossless(image: np.ndarray) -> None:
-    data = encoding.encode_array(image, "png")
+    data = encoding.encode_array(image)              # PNG is the default
     assert data.startswith(b"\x89PNG")
     back = decoding.decode_array(data)
     assert back.dtype == image.dtype and back.shape == image.shape and np.array_equal(back, image)
