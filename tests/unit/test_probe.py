@@ -16,6 +16,7 @@ BGRA = np.dstack([BGR, GRAY])
 EXIF = Image.Exif()
 EXIF[0x010F] = "camera"
 EXIF = EXIF.tobytes()
+XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/>'  # as Photoshop and Lightroom put in TIFFs: tag 700, typed BYTE
 
 
 def pil_bytes(image: Image.Image, format: str, **kwargs) -> bytes:
@@ -38,6 +39,8 @@ def pil_bytes(image: Image.Image, format: str, **kwargs) -> bytes:
     (encode(BGR, ".tiff"), ("tiff", 123, 45, 3, 8)),
     (encode(BGR.astype(np.uint16), ".tiff"), ("tiff", 123, 45, 3, 16)),
     (pil_bytes(Image.new("RGB", (123, 45)), "TIFF", big_tiff=True), ("tiff", 123, 45, 3, 8)),
+    (pil_bytes(Image.new("RGB", (123, 45)), "TIFF", tiffinfo={700: XMP}), ("tiff", 123, 45, 3, 8)),  # a BYTE tag
+    (pil_bytes(Image.new("RGB", (123, 45)), "TIFF", tiffinfo={700: XMP}, big_tiff=True), ("tiff", 123, 45, 3, 8)),
     (pil_bytes(Image.new("P", (123, 45)), "GIF"), ("gif", 123, 45, 4, 8)),
 ])
 def test_header_facts_without_decoding(data: bytes, facts: tuple) -> None:
