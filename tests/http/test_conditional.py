@@ -122,3 +122,31 @@ def test_without_the_result_cache_every_request_renders(root, costs) -> None:
     costs.reset()
     client.get(URL)
     assert work(costs) == ONE_RENDER and costs["opens"] == 1
+
+
+@pytest.mark.parametrize("cache", ["on", "off"])
+def test_a_304_for_a_negotiated_format_repeats_vary(root, cache) -> None:
+    """RFC 9110 15.4.5: a 304 carries the Vary its 200 would have, or a shared cache could hand the
+    WebP it revalidated to a client that cannot take it. On the repeat cache (cache on) and the full way."""
+    client = server(root, cache)
+    url = "/image/photo.jpg?w=60&format=auto"
+    first = client.get(url, headers={"Accept": "image/webp"})
+    assert first.headers["Vary"] == "Accept"
+    again = client.get(url, headers={"Accept": "image/webp", "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.headers["Vary"] == "Accept"
+
+
+def test_last_modified_is_in_gmt_whatever_the_server_time_zone(root, monkeypatch) -> None:
+    """Last-Modified is an HTTP-date, always GMT (RFC 9110 5.6.7): on a server whose zone is not UTC it
+    must still be the file's mtime in GMT, as the standard library formats it."""
+    import time
+    from email.utils import formatdate
+
+    monkeypatch.setenv("TZ", "America/St_Johns")    # -3:30: no whole-hour offset can pass by chance
+    time.tzset()
+    try:
+        response = server(root, "on").get(URL)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert response.headers["Last-Modified"] == formatdate(int((root / "photo.jpg").stat().st_mtime), usegmt=True)

@@ -76,6 +76,7 @@ def test_a_post_is_never_answered_with_304(client) -> None:
     for headers in ({"If-None-Match": tag}, {"If-None-Match": "*"}):
         response = post(client, "/process?w=40", body, headers=headers)
         assert response.status_code == 200 and decode(response.data).shape == (30, 40, 3)
+        assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_etag_is_a_digest_of_body_and_options_and_repeats_hit_the_cache(app, client) -> None:
