@@ -42,6 +42,7 @@ def decode(data: bytes, shrink: int = 1) -> np.ndarray:
     (photo(64, 48).astype(np.float32) / 255, ".tiff", (48, 64, 3), np.float32),
     (photo(64, 48), ".jpg", (48, 64, 3), np.uint8),
     (photo(64, 48)[:, :, 0], ".jpg", (48, 64), np.uint8),
+    (np.full((1, 1), 9, np.uint8), ".png", (1, 1), np.uint8),          # one sample: not an empty image
 ])
 def test_decode_keeps_channels_and_depth(image: np.ndarray, ext: str, shape: tuple, dtype: type) -> None:
     got = decode(encode(image, ext))
