@@ -251,7 +251,7 @@ class Option:
                 self.kind.parse(text, settings)
             except ValueError:
                 return schema
-            schema["default"] = int(text) if schema["type"] == "integer" else text
+            schema["default"] = {"integer": int, "number": float}.get(schema["type"], str)(text)
         return schema
 
 

@@ -16,6 +16,8 @@ from imgserve.settings import Settings
 from tests.support.images import encode, photo, quadrants
 from tests.support.origin import Origin
 
+pytest_plugins = ["tests.support.required"]  # IMGSERVE_REQUIRE_ALL=1: a skip fails the run (CI)
+
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:

@@ -19,6 +19,7 @@ OpenCV. Reducing to `least` exactly, reordering RGB and orientation (tag 274) ar
 from __future__ import annotations
 
 import io
+import logging
 import math
 
 import cv2
@@ -31,6 +32,10 @@ try:
     import tifffile
 except ImportError:  # pragma: no cover - dependencies; OpenCV alone still decodes TIFF
     imagecodecs = tifffile = None
+
+# tifffile logs a warning for each damaged tag it skips: a damaged file is OpenCV's to report (one line,
+# as for every format), not a dozen of tifffile's per request.
+logging.getLogger("tifffile").setLevel(logging.ERROR)
 
 _NONE, _JPEG, _LZW, _DEFLATE, _DEFLATE_OLD = 1, 7, 5, 8, 32946
 _MINISBLACK, _RGB, _YCBCR = 1, 2, 6

@@ -1,6 +1,6 @@
 """The page in a real browser: Debian's headless Chromium, driven by Playwright, against the real
-`imgserve serve` (waitress) on a free port. Skips, saying why, only where Chromium is not installed
-(`.ci/run` installs it where it can)."""
+`imgserve serve` (waitress) on a free port. Skips, saying why, only where Chromium is not installed;
+in CI (`.ci/run` installs it, and sets IMGSERVE_REQUIRE_ALL=1) that skip is a failure."""
 
 from __future__ import annotations
 

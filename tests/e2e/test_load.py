@@ -184,9 +184,13 @@ def test_load_with_overload_and_hostile_input(loaded_root: Path, tmp_path: Path)
     assert not [s for s in statuses if isinstance(s, int) and s >= 500 and s != 503]
     assert statuses[503] > 0, "the mix should overload 2 slots + 2 queued"
     assert statuses[200] > 50 and statuses[304] > 0 and statuses[415] > 0 and statuses[422] > 0
-    assert p99(cheap) < 1.0
+    # A 304 that had to wait for a render slot would be a 503 here (2 slots, 2 queued, always full):
+    # that is the claim, and it cannot be broken by a loaded machine. The times are bounds with room
+    # for one: measured at a load average of 13 on 2 cores, p50 48 ms and p99 320 ms for the probe,
+    # p99 258 ms for the cheap answers; a render takes 0.1-1 s.
     assert {status for status, _ in probes} == {"304"}
-    assert probe_seconds[len(probe_seconds) // 2] < 0.1 and p99(probe_seconds) < 0.5
+    assert probe_seconds[len(probe_seconds) // 2] < 0.25 and p99(probe_seconds) < 1.5
+    assert p99(cheap) < 2.0
     assert rss < RSS_LIMIT_MB
 
 
@@ -203,7 +207,6 @@ def test_client_disconnecting_mid_response_does_not_hurt_the_server(loaded_root:
         sock = socket.create_connection(("127.0.0.1", port))  # and one that hangs up before the answer
         sock.sendall(b"GET /image/photo0.jpg?w=1500&format=png HTTP/1.1\r\nHost: x\r\n\r\n")
         sock.close()
-        time.sleep(0.5)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         connection.request("GET", "/image/photo0.jpg?w=90")
         response = connection.getresponse()

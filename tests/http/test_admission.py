@@ -7,54 +7,64 @@ from imgserve import create_app
 from imgserve.errors import Problem
 from imgserve.web.admission import Admission
 from tests.support.images import decode
+from tests.support.waiting import wait_until
 
 
-def hold(admission: Admission, seconds: float, outcomes: list) -> None:
-    try:
-        with admission.slot():
-            time.sleep(seconds)
-        outcomes.append("done")
-    except Problem as problem:
-        outcomes.append(problem.status)
+class Holder:
+    """A thread that takes a slot and keeps it until `release()`; what happened is in `outcomes`."""
+
+    def __init__(self, admission: Admission, outcomes: list) -> None:
+        self.admission, self.outcomes = admission, outcomes
+        self.inside, self.released = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            with self.admission.slot():
+                self.inside.set()
+                self.released.wait(30)
+            self.outcomes.append("done")
+        except Problem as problem:
+            self.outcomes.append(problem.status)
+
+    def release(self) -> None:
+        self.released.set()
+        self.thread.join(30)
 
 
 def test_past_the_slots_and_the_queue_requests_are_refused_at_once() -> None:
-    admission = Admission(limit=1, queue=1, wait=5, memory=2**30)
+    admission = Admission(limit=1, queue=1, wait=30, memory=2**30)
     outcomes: list = []
-    threads = [threading.Thread(target=hold, args=(admission, 0.3, outcomes)) for _ in range(2)]
-    for t in threads:
-        t.start()
-    time.sleep(0.1)
+    first = Holder(admission, outcomes)
+    assert first.inside.wait(30)
+    second = Holder(admission, outcomes)
+    wait_until(lambda: admission.waiting == 1, "the second request to queue")
     assert (admission.in_flight, admission.waiting) == (1, 1)
     started = time.perf_counter()
     with pytest.raises(Problem) as caught, admission.slot():
         pass
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 10  # not the queue's 30 s: refused without waiting
     assert caught.value.status == 503 and caught.value.headers["Retry-After"] == "1"
-    for t in threads:
-        t.join()
+    assert not first.released.is_set()       # refused while the slot was still taken
+    first.release()
+    assert second.inside.wait(30)
+    second.release()
     assert outcomes == ["done", "done"] and admission.shed == 1
     assert (admission.in_flight, admission.waiting) == (0, 0)
 
 
 def test_waiting_is_bounded_in_time() -> None:
-    admission = Admission(limit=1, queue=5, wait=0.1, memory=2**30)
-    outcomes: list = []
-    holder = threading.Thread(target=hold, args=(admission, 0.5, outcomes))
-    holder.start()
-    time.sleep(0.05)
+    """Timing is the point here: a queued request waits `wait` seconds, then is refused (the upper
+    bound leaves a loaded machine 3 s; the lower one cannot be broken by load)."""
+    admission = Admission(limit=1, queue=5, wait=0.5, memory=2**30)
+    holder = Holder(admission, [])
+    assert holder.inside.wait(30)
     started = time.perf_counter()
-    with pytest.raises(Problem, match="within 0.1 s"), admission.slot():
+    with pytest.raises(Problem, match="within 0.5 s"), admission.slot():
         pass
-    assert 0.09 < time.perf_counter() - started < 0.4
-    holder.join()
-
-
-def wait_until(condition, seconds: float = 5) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
+    assert 0.5 <= time.perf_counter() - started < 3.5
+    holder.release()
 
 
 def test_a_freed_slot_wakes_one_waiting_request_and_freed_memory_none(monkeypatch) -> None:
@@ -80,11 +90,11 @@ def test_a_freed_slot_wakes_one_waiting_request_and_freed_memory_none(monkeypatc
     wait_until(lambda: admission.waiting == 3)
     with admission.reserve(1000):  # a render's memory, taken and given back
         pass
-    time.sleep(0.1)
+    time.sleep(0.1)  # a window for a wrong wake-up to show: load can only hide one, never invent one
     assert wakes == []
     holder.__exit__(None, None, None)
     wait_until(lambda: len(ran) == 1)
-    time.sleep(0.1)
+    time.sleep(0.1)  # as above
     assert wakes == ran and admission.waiting == 2
     release.set()
     for t in threads:
@@ -132,22 +142,25 @@ def test_overloaded_server_answers_503_problem_json(root, monkeypatch) -> None:
     import imgserve.web.images
 
     real = imgserve.web.images.render
+    rendering, release = threading.Event(), threading.Event()
 
-    def slow(*args, **kwargs):
-        time.sleep(0.5)
+    def held(*args, **kwargs):
+        rendering.set()
+        release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(imgserve.web.images, "render", slow)
+    monkeypatch.setattr(imgserve.web.images, "render", held)
     app = create_app({"root": str(root), "max_in_flight": "1", "max_queue": "0", "cache_bytes": "0"})
     results: list = []
     worker = threading.Thread(target=lambda: results.append(app.test_client().get("/image/photo.jpg?w=20")))
     worker.start()
-    time.sleep(0.1)
+    assert rendering.wait(30)
     refused = app.test_client().get("/image/photo.jpg?w=21")
+    release.set()
+    worker.join(30)
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert "overloaded" in refused.get_json()["detail"]
-    worker.join()
     assert results[0].status_code == 200 and decode(results[0].data).shape == (15, 20, 3)
     assert app.extensions["imgserve"].admission.shed == 1
 
@@ -167,7 +180,7 @@ def test_memory_is_reserved_waited_for_and_returned() -> None:
         started = time.perf_counter()
         with pytest.raises(Problem) as caught, admission.reserve(50):  # would exceed: waits, then 503
             pass
-        assert caught.value.status == 503 and time.perf_counter() - started >= 0.19
+        assert caught.value.status == 503 and time.perf_counter() - started >= 0.2  # load only adds to it
         with admission.reserve(40):
             assert admission.reserved == 100
     assert admission.reserved == 0
@@ -177,20 +190,23 @@ def test_memory_is_reserved_waited_for_and_returned() -> None:
 
 
 def test_a_waiting_reservation_proceeds_when_memory_is_returned() -> None:
-    admission = Admission(limit=4, queue=4, wait=2, memory=100)
-    order = []
+    admission = Admission(limit=4, queue=4, wait=30, memory=100)
+    order, reserved, release = [], threading.Event(), threading.Event()
 
     def big() -> None:
         with admission.reserve(80):
             order.append("big")
-            time.sleep(0.2)
+            reserved.set()
+            release.wait(30)
 
     holder = threading.Thread(target=big)
     holder.start()
-    time.sleep(0.05)
+    assert reserved.wait(30)
+    threading.Timer(0.2, release.set).start()   # returned while the next one waits (or before: same order)
     with admission.reserve(80):
         order.append("second")
-    holder.join()
+        assert release.is_set() and admission.reserved == 80
+    holder.join(30)
     assert order == ["big", "second"]
 
 
@@ -228,20 +244,17 @@ def test_jpeg_reservations_count_the_shrunk_decode() -> None:
 
 
 def test_a_queued_request_whose_client_hung_up_leaves_the_queue() -> None:
-    admission = Admission(limit=1, queue=4, wait=5, memory=2**30)
-    outcomes: list = []
-    holder = threading.Thread(target=hold, args=(admission, 0.6, outcomes))
-    holder.start()
-    time.sleep(0.05)
+    admission = Admission(limit=1, queue=4, wait=30, memory=2**30)
+    holder = Holder(admission, [])
+    assert holder.inside.wait(30)
     hung_up = threading.Event()
     threading.Timer(0.1, hung_up.set).start()
-    started = time.perf_counter()
     with pytest.raises(Problem) as caught, admission.slot(gone=hung_up.is_set):
         pass
     assert caught.value.status == 499 and caught.value.title == "Client Closed Request"
-    assert time.perf_counter() - started < 0.4          # well before the slot came free
+    assert not holder.released.is_set()                 # it left while the slot was still taken
     assert (admission.abandoned, admission.waiting, admission.shed) == (1, 0, 0)
-    holder.join()
+    holder.release()
 
 
 def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path) -> None:
@@ -256,21 +269,35 @@ def test_queued_requests_of_a_departed_server_client_are_dropped(root, tmp_path)
     log = tmp_path / "server.log"
     process = start([sys.executable, "-m", "imgserve", "serve", "--root", str(root), "--port", str(port),
                      "--max-in-flight", "1", "--cache-bytes", "0"], {}, port, log)
+    base = f"http://127.0.0.1:{port}"
+
+    def gauge(name: str) -> float:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = request(f"{base}/metrics")[2].decode()
+        return next(f.samples[0].value for f in text_string_to_metric_families(text) if f.name == name)
+
+    def logged(fragment: str) -> bool:
+        return any(fragment in line and "imgserve.access" in line for line in log.read_text().splitlines())
+
     try:
-        slow = threading.Thread(target=request, args=(  # a second or two of work
-            f"http://127.0.0.1:{port}/image/photo.jpg?w=6000&enlarge=1&format=png&sharpen=2",))
+        answers: list = []
+        slow = threading.Thread(target=lambda: answers.append(request(  # a second or two of work (10+ loaded)
+            f"{base}/image/photo.jpg?w=8000&enlarge=1&format=png&sharpen=2", timeout=120)[0]))
         slow.start()
-        time.sleep(0.3)
+        wait_until(lambda: gauge("imgserve_images_in_flight") == 1, "the slow render to take the slot")
         client = socket.create_connection(("127.0.0.1", port))
         client.sendall(b"GET /image/photo.jpg?w=5000&enlarge=1&format=png HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.2)
+        wait_until(lambda: gauge("imgserve_images_waiting") == 1, "the second request to queue")
         client.close()
-        slow.join(timeout=30)
-        time.sleep(0.3)
+        wait_until(lambda: logged("w=5000"), "the dropped request's access line")
+        slow.join(timeout=120)
+        assert answers == [200]
+        wait_until(lambda: logged("w=8000"), "the slow request's access line")
     finally:
         stop(process)
     lines = [line for line in log.read_text().splitlines() if "imgserve.access" in line]
-    assert any("w=6000" in line and " 200 " in line for line in lines), lines
+    assert any("w=8000" in line and " 200 " in line for line in lines), lines
     dropped = [line for line in lines if "w=5000" in line]
     assert len(dropped) == 1 and " 499 " in dropped[0], lines
 
@@ -288,3 +315,42 @@ def test_progressive_jpeg_reservations_count_the_coefficients() -> None:
 
     extra = _estimate(jpeg(progressive=True), w=300) - _estimate(jpeg(), w=300)
     assert extra >= 5640 * 3176 * 3 * 2  # every coefficient of three full-size components, 2 bytes each
+
+
+def coefficient_bytes(jpeg: bytes) -> int:
+    """What libjpeg holds for a progressive JPEG until its last scan, from the frame header: every
+    component's 8x8 blocks, padded to whole MCUs, 64 coefficients of 2 bytes each (jdcoefct.c)."""
+    import struct
+
+    at = next(i for i in range(len(jpeg) - 1) if jpeg[i] == 0xFF and jpeg[i + 1] == 0xC2)  # progressive SOF
+    height, width, count = struct.unpack_from(">HHB", jpeg, at + 5)
+    sampling = [(jpeg[at + 11 + 3 * c] >> 4, jpeg[at + 11 + 3 * c] & 15) for c in range(count)]
+    h_max, v_max = max(h for h, _ in sampling), max(v for _, v in sampling)
+
+    def up(a: int, b: int) -> int:  # a / b, rounded up
+        return -(-a // b)
+
+    total = 0
+    for h, v in sampling:
+        blocks_w, blocks_h = up(up(width * h, h_max), 8), up(up(height * v, v_max), 8)
+        total += up(blocks_w, h) * h * up(blocks_h, v) * v * 64 * 2
+    return total
+
+
+@pytest.mark.parametrize("mode, subsampling", [("RGB", 0), ("RGB", 2), ("L", 0)])  # 4:4:4, 4:2:0, gray
+def test_progressive_jpeg_reservations_cover_the_coefficients(mode: str, subsampling: int) -> None:
+    """An eighth-size decode of a progressive JPEG still holds every coefficient of the full image:
+    the reservation must cover that plus the small image, whatever the sampling (1001x603: not a
+    multiple of 8 or 16, so the padding counts)."""
+    import io
+
+    from PIL import Image
+
+    from imgserve.imaging.probe import probe
+
+    out = io.BytesIO()
+    Image.new(mode, (1001, 603), 128).save(out, "JPEG", progressive=True, subsampling=subsampling)
+    header = probe(out.getvalue())
+    assert header.progressive and (header.width, header.height) == (1001, 603)
+    small = -(-1001 // 8) * -(-603 // 8) * header.channels
+    assert _estimate(out.getvalue(), w=125) >= coefficient_bytes(out.getvalue()) + small

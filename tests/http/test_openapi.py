@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import fields
+from urllib.parse import urlencode
 
 import pytest
 import schemathesis
@@ -24,6 +25,7 @@ from tests.support import REPO
 
 IMAGES = REPO / "images"
 SAMPLES = sorted(p.relative_to(IMAGES).as_posix() for p in IMAGES.rglob("*") if p.is_file())
+SMALL = "photos/rotated.jpg"
 
 
 def build_app(**overrides):
@@ -91,6 +93,91 @@ def test_every_option_is_described() -> None:
     assert params["icc"]["schema"]["enum"] == ["srgb", "keep"] and params["frame"]["schema"]["minimum"] == 0
     media = doc["paths"]["/image/{id}"]["get"]["responses"]["200"]["content"]
     assert {"image/avif", "image/gif"} <= set(media)
+
+
+def image_parameters(app) -> dict[str, dict]:
+    doc = app.test_client().get("/openapi.json").json
+    return {p["name"]: p for p in doc["paths"]["/image/{id}"]["get"]["parameters"] if p["in"] == "query"}
+
+
+def examples(schema: dict) -> list[tuple[str, bool]]:
+    """(value as written in a URL, whether the schema allows it): each edge of the schema, both sides."""
+    if "enum" in schema:
+        numbers = [v for v in schema["enum"] if isinstance(v, int)]
+        if numbers:
+            return [(str(v), True) for v in numbers] + [(v, False) for v in (str(max(numbers) + 1), "-1", "x", "")]
+        # spellings a client might try: each must be in the enum exactly when the server takes it
+        tries = ["jpg", "tif", "JPEG", "Png", "gif", "avif", "none", "centre", "top", "left", "both", "hv ", "x", ""]
+        return [(str(v), True) for v in schema["enum"]] + [(v, v in schema["enum"]) for v in tries]
+    if schema["type"] == "integer":
+        low, high = schema["minimum"], schema["maximum"]
+        return [(str(low), True), (str(high), True), (str((low + high) // 2), True), (str(low - 1), False),
+                (str(high + 1), False), ("-1", False), ("1.5", False), ("x", False), ("", False)]
+    if schema["type"] == "number":
+        high = schema["maximum"]
+        low = schema.get("exclusiveMinimum", schema.get("minimum"))
+        return [(f"{high:g}", True), (f"{(low + high) / 2:g}", True), (f"{low + 0.001:g}", True),
+                (f"{low:g}", "minimum" in schema), (f"{high + 0.5:g}", False), ("-1", False), ("x", False),
+                ("", False)]
+    pool = ["fff", "FFF", "ffff", "a1b2c3", "A1B2C3d4", "ff", "fffff", "fffffff", "ggg", "#fff", " fff",
+            "0,0,10,10", "3,4,1,1", "0,0,99999,99999", "1,2,3", "1,2,3,4,5", "a,b,c,d", "-1,0,5,5", "1.5,0,5,5", ""]
+    return [(value, re.search(schema["pattern"], value) is not None) for value in pool]
+
+
+@pytest.mark.parametrize("name", sorted(image_parameters(APP)))
+def test_each_documented_parameter_is_parsed_as_its_schema_says(name: str) -> None:
+    """Against the parser's behaviour, not its table: every edge of the schema, on both sides, sent to
+    the server; what the schema allows is served, what it forbids is a 400 naming the parameter."""
+    from werkzeug.datastructures import MultiDict
+
+    from imgserve.options import parse
+
+    client, schema = APP.test_client(), image_parameters(APP)[name]["schema"]
+    context = {"overlay": SMALL} if name.startswith("overlay_") else {}  # they place an overlay: name one
+    for value, allowed in examples(schema):
+        if allowed:  # parsed; the server may still refuse it for this image (frame=9 of a still), not as a 400
+            parse(MultiDict({name: value, **context}), APP.extensions["imgserve"].settings)
+        else:
+            response = client.get(f"/image/{SMALL}?{urlencode({name: value, **context})}")
+            assert response.status_code == 400 and response.get_json()["option"] == name, (value, response.status_code)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, p in image_parameters(APP).items() if "default" in p["schema"]))
+def test_a_documented_default_means_what_leaving_the_parameter_out_means(name: str) -> None:
+    client, default = APP.test_client(), image_parameters(APP)[name]["schema"]["default"]
+    given = client.get(f"/image/{SMALL}?{urlencode({name: default})}")
+    assert given.status_code == 200 and given.headers["ETag"] == client.get(f"/image/{SMALL}").headers["ETag"]
+
+
+JSON_TYPES = {"integer": int, "number": (int, float), "string": str, "boolean": bool}
+
+
+@pytest.mark.parametrize("app", [APP, LOCKED], ids=["open", "locked"])
+def test_every_parameter_schema_is_well_typed(app) -> None:
+    """Each schema names a JSON Schema type, and its enum, default and bounds are of that type (an
+    integer enum in a "string" schema, or a default "80" for an integer, would mislead every client
+    generated from the document; schemathesis sees it only in the slow run)."""
+    for name, parameter in image_parameters(app).items():
+        schema = parameter["schema"]
+        assert schema["type"] in JSON_TYPES, (name, schema)
+        kind = JSON_TYPES[schema["type"]]
+        values = [*schema.get("enum", []), *[schema[k] for k in ("default", "minimum", "maximum") if k in schema]]
+        assert all(isinstance(v, kind) and not isinstance(v, bool) for v in values), (name, schema)
+        if "pattern" in schema:
+            re.compile(schema["pattern"])
+            assert schema["type"] == "string", (name, schema)
+        assert isinstance(parameter.get("description", ""), str) and parameter.get("description"), name
+
+
+def test_the_documented_parameters_are_those_the_server_takes() -> None:
+    """The server names what it knows when it refuses an unknown option; the document lists the same
+    (`preset` only where presets are configured), and nothing it does not list is taken."""
+    client = APP.test_client()
+    detail = client.get(f"/image/{SMALL}?unknown=1").get_json()["detail"]
+    known = set(re.search(r"known options are (.*)$", detail)[1].split(", "))
+    assert set(image_parameters(APP)) == known - {"preset"}
+    for name in ("width", "height", "quality", "fm", "W", "q "):
+        assert client.get(f"/image/{SMALL}?{urlencode({name: '1'})}").status_code == 400
 
 
 def test_the_document_follows_the_settings() -> None:

@@ -86,6 +86,22 @@ def test_translucent_background_keeps_alpha_with_clean_edges(client) -> None:
     assert flattened.shape == (100, 200, 3) and close(color_at(flattened, 0, 0), (255, 255, 255), 2)
 
 
+def test_translucent_colours_composite_as_pillow_does(client) -> None:
+    """A coloured translucent bg and fg (the test above is black on transparent white, where a swapped
+    channel order or a wrong alpha cannot show): the background is `bg` exactly, solid strokes are `fg`
+    over `bg` as Pillow's alpha_composite makes it, and antialiased edges lie between the two."""
+    from PIL import Image
+
+    bg, fg = (0x33, 0x66, 0xCC, 0xCC), (0xFF, 0x99, 0x00, 0x80)
+    image = get(client, "/placeholder/200x100?bg=3366cccc&fg=ff990080&text=MMMM")
+    assert image.shape == (100, 200, 4)
+    assert tuple(image[0, 0]) == (0xCC, 0x66, 0x33, 0xCC)                       # BGRA
+    r, g, b, a = Image.alpha_composite(Image.new("RGBA", (1, 1), bg), Image.new("RGBA", (1, 1), fg)).getpixel((0, 0))
+    solid = (np.abs(image.astype(int) - (b, g, r, a)) <= 1).all(axis=2)
+    assert solid.sum() > 500
+    assert image[:, :, 3].min() == bg[3] and image[:, :, 3].max() <= a + 1
+
+
 @pytest.mark.parametrize("format, mime", [("jpeg", "image/jpeg"), ("webp", "image/webp"), ("bmp", "image/bmp"),
                                           ("tiff", "image/tiff"), ("png", "image/png"), ("avif", "image/avif"),
                                           ("gif", "image/gif")])

@@ -68,6 +68,17 @@ def test_sixteen_bit_png_goes_through_losslessly(client) -> None:
     assert back.dtype == np.uint16 and np.array_equal(back, image)
 
 
+def test_a_post_is_never_answered_with_304(client) -> None:
+    """The body is the client's own and the answer is no-store: a conditional POST still gets the image
+    (RFC 9110 13.1.2: If-None-Match on a POST that matches would mean 412, never 304)."""
+    body = encode(quadrants())
+    tag = post(client, "/process?w=40", body).headers["ETag"]
+    for headers in ({"If-None-Match": tag}, {"If-None-Match": "*"}):
+        response = post(client, "/process?w=40", body, headers=headers)
+        assert response.status_code == 200 and decode(response.data).shape == (30, 40, 3)
+        assert response.headers["Cache-Control"] == "no-store"
+
+
 def test_etag_is_a_digest_of_body_and_options_and_repeats_hit_the_cache(app, client) -> None:
     body = encode(quadrants())
     first = post(client, "/process?w=40", body)

@@ -14,6 +14,7 @@ from imgserve.signing import sign_url
 from tests.support import origin as o
 from tests.support.http import problem
 from tests.support.images import GREEN, RED, close, color_at, decode, encode, photo, quadrants
+from tests.support.waiting import wait_until
 
 QUAD = encode(quadrants())
 
@@ -99,6 +100,9 @@ def test_a_name_allows_that_name_and_an_address_that_address(root, origin) -> No
     ("[::1]", "http://[::1]/x.png", "loopback"),
     ("[::ffff:127.0.0.1]", "http://[::ffff:7f00:1]/x.png", "loopback"),
     ("[2002:7f00:1::]", "http://[2002:7f00:1::]/x.png", "loopback"),    # 6to4 wrapping 127.0.0.1
+    ("[64:ff9b::7f00:1]", "http://[64:ff9b::7f00:1]/x.png", "loopback"),  # NAT64 wrapping 127.0.0.1
+    ("[64:ff9b::a9fe:a9fe]", "http://[64:ff9b::a9fe:a9fe]/x", "cloud metadata"),  # ... 169.254.169.254
+    ("[64:ff9b::a00:1]", "http://[64:ff9b::a00:1]/x", "private"),         # ... 10.0.0.1
     ("169.254.169.254", "http://169.254.169.254/latest/meta-data/", "cloud metadata"),
     ("[fd00:ec2::254]", "http://[fd00:ec2::254]/latest/meta-data/", "cloud metadata"),
     ("100.100.100.200", "http://100.100.100.200/latest/meta-data/", "cloud metadata"),
@@ -201,7 +205,7 @@ def test_a_server_that_stalls_or_drips_times_out(fetch_client, origin, route: st
                               "silent": o.silent(origin), "drip_headers": o.drip_headers(origin)}[route]
     started = time.monotonic()
     assert "did not finish within 1 s" in problem(fetch(fetch_client, origin.url("/slow")), 504)["detail"]
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3.5  # the deadline (1 s) ended it, not the origin (5 s, or 30)
 
 
 def test_downloads_at_once_are_bounded_and_the_next_one_is_503_at_once(root, origin) -> None:
@@ -213,13 +217,10 @@ def test_downloads_at_once_are_bounded_and_the_next_one_is_503_at_once(root, ori
     origin.routes["/quad.png"] = o.image(QUAD)
     stalled = threading.Thread(target=lambda: fetch(client, origin.url("/slow")))
     stalled.start()
-    deadline = time.monotonic() + 2
-    while not any(path == "/slow" for path, _ in origin.seen) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    started = time.monotonic()
+    wait_until(lambda: any(path == "/slow" for path, _ in origin.seen), "the first download to start")
     response = fetch(client, origin.url("/quad.png"), "w=40")
     body = problem(response, 503)
-    assert time.monotonic() - started < 0.5 and response.headers["Retry-After"] == "1"
+    assert stalled.is_alive() and response.headers["Retry-After"] == "1"  # refused without waiting for it
     assert "IMGSERVE_REMOTE_MAX_DOWNLOADS" in body["detail"]
     stalled.join()  # timed out: its place is free again
     assert decode(fetch(client, origin.url("/quad.png"), "w=40").data).shape == (30, 40, 3)
@@ -355,7 +356,7 @@ def test_name_lookup_is_bounded_by_the_deadline(root, fake_dns) -> None:
     client = make_client(root, "slow.test,gone.test")
     started = time.monotonic()
     assert "looking up slow.test" in problem(fetch(client, "http://slow.test/x.png"), 504)["detail"]
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 2.5  # the deadline (1 s) ended it, not the lookup (3 s)
     assert "could not be resolved" in problem(fetch(client, "http://gone.test/x.png"), 502)["detail"]
 
 
@@ -405,7 +406,7 @@ def certificate(tmp_path, name: str):
     import subprocess
 
     if not shutil.which("openssl"):
-        pytest.skip("openssl is needed to make a test certificate")
+        pytest.skip("openssl is needed to make a test certificate: `apt-get install openssl` (.ci/run does)")
     cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-nodes", "-days", "2", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",

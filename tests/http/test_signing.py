@@ -22,6 +22,18 @@ def test_canonical_string_is_language_neutral() -> None:
     assert canonical("/image/a%20b.jpg", [("text", "a&b=c")]) == "/image/a%2520b.jpg?text=a%26b%3Dc"  # decoded
     assert canonical(b"/image/\xff~.jpg", [(b"t", b"\xfe+")]) == "/image/%FF~.jpg?t=%FE%2B"
     assert canonical("/image/x", []) == "/image/x?"
+    # only RFC 3986's unreserved characters stay bare in names and values: "/" and ":" are encoded too
+    assert canonical("/image/d/x.jpg", [("url", "http://h.test/a b.jpg?q=1~"), ("a/b", "-._~")]) == \
+        "/image/d/x.jpg?a%2Fb=-._~&url=http%3A%2F%2Fh.test%2Fa%20b.jpg%3Fq%3D1~"
+
+
+def test_sign_url_keeps_blank_values_and_writes_a_bare_query() -> None:
+    signed = sign_url("/image/x.jpg?text=&w=3", KEY)
+    s = signed.rsplit("s=", 1)[1]
+    assert signed == f"/image/x.jpg?text=&w=3&s={s}"
+    verify("/image/x.jpg", [("text", ""), ("w", "3"), ("s", s)], (KEY,))
+    assert sign_url("/image/x.jpg", KEY) == "/image/x.jpg?s=" + signature(KEY, "/image/x.jpg?")
+    assert sign_url("/image/x.jpg?url=http://h.test/a", KEY).startswith("/image/x.jpg?url=http%3A%2F%2Fh.test%2Fa&s=")
 
 
 def test_known_answer() -> None:

@@ -3,7 +3,7 @@
 `write(kind)` returns the file's bytes; the expected pixels come from a reference decoder (Pillow)
 in the tests, not from this writer, so a mistake here cannot hide a mistake in the decoder.
 Kinds are named `<header>-<bits>[-<variant>]`: headers core (OS/2 1.x, 12 bytes), os2 (OS/2 2.x,
-64 bytes), info (40), v4 (108), v5 (124).
+64 bytes), info (40), v3 (56), v4 (108), v5 (124).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import struct
 import numpy as np
 from PIL import BmpImagePlugin, Image
 
-HEADER_SIZE = {"core": 12, "os2": 64, "info": 40, "v4": 108, "v5": 124}
+HEADER_SIZE = {"core": 12, "os2": 64, "info": 40, "v3": 56, "v4": 108, "v5": 124}
 KINDS = (
     "info-1", "info-4", "info-8", "info-8-topdown", "info-8-short-palette", "info-4-rle", "info-8-rle",
     "info-16", "info-16-565", "info-24", "info-24-topdown", "info-32", "info-32-bgra", "info-32-bitfields",
-    "v4-16-565", "v4-24", "v4-32-alpha", "v5-8", "v5-24", "v5-32-alpha", "v5-32-alpha-topdown", "v5-8-rle",
+    "v3-32-alpha", "v4-16-565", "v4-24", "v4-32-alpha",
+    "v5-8", "v5-24", "v5-32-alpha", "v5-32-alpha-topdown", "v5-8-rle",
     "core-1", "core-4", "core-8", "core-24", "os2-8", "os2-24", "os2-8-rle",
 )
 # Palettes of grays: `ramp` is the n-bit ramp (0/255 for 1 bit, i * 17 for 4, i for 8), `grays` random grays.
@@ -62,16 +63,34 @@ def rle8(indices: np.ndarray) -> bytes:
     return bytes(out[:-2]) + b"\0\1"  # end of bitmap
 
 
+def _alternating(row: np.ndarray, x: int) -> int:
+    """How many pixels from x repeat the pair row[x], row[x + 1] (a, b, a, b, ...), at most 255."""
+    pair, run = row[x:x + 2], 1
+    while x + run < len(row) and run < 255 and row[x + run] == pair[run % 2]:
+        run += 1
+    return run
+
+
 def rle4(indices: np.ndarray) -> bytes:
+    """All three kinds of RLE4 code: encoded runs of one colour, encoded runs of two alternating colours
+    (the byte's high nibble, then its low one, and again), and absolute runs (nibbles packed two to a
+    byte, the run padded to 16 bits) for stretches with no pattern."""
     out = bytearray()
     for row in indices:
         x, w = 0, len(row)
         while x < w:
-            run = 1
-            while x + run < w and run < 255 and row[x + run] == row[x]:
-                run += 1
-            out += bytes([run, (row[x] << 4) | row[x]])
-            x += run
+            run = _alternating(row, x)
+            if run >= 4 or w - x < 3:
+                second = row[x + 1] if run > 1 else row[x]
+                out += bytes([run, (row[x] << 4) | second])
+                x += run
+                continue
+            n = 3
+            while x + n < w and n < 255 and _alternating(row, x + n) < 4:
+                n += 1
+            packed = _pack(row[None, x:x + n], 4)[0].tobytes()
+            out += bytes([0, n]) + packed + (b"\0" if len(packed) % 2 else b"")
+            x += n
         out += b"\0\0"
     return bytes(out[:-2]) + b"\0\1"
 
@@ -92,8 +111,12 @@ def write(kind: str, width: int = 13, height: int = 7, seed: int = 0) -> bytes:
         elif "grays" in variants:
             palette = np.repeat(palette[:, :1], 3, 1)
         indices = rng.integers(0, used, size=(height, width), dtype=np.uint8)
-        if "rle" in variants:
-            indices[:, : width // 2] = indices[:, :1]  # give the encoder runs to find
+        if "rle" in variants:  # give the encoder runs to find: one colour, then two alternating (dither)
+            third = width // 3
+            if third:
+                pair = indices[:, 1:3].copy()
+                indices[:, :third] = indices[:, :1]
+                indices[:, third:2 * third] = pair[:, np.arange(third) % 2]
             compression = 1 if bits == 8 else 2
             body = (rle8 if bits == 8 else rle4)(indices[::-1])
         elif bits == 8:
@@ -117,9 +140,11 @@ def write(kind: str, width: int = 13, height: int = 7, seed: int = 0) -> bytes:
         body = b"".join(_pad4(r.tobytes()) for r in rows)
     else:  # 32
         pixels = rng.integers(0, 256, size=(height, width, 4), dtype=np.uint8)
-        if not variants & {"alpha", "bgra"}:
+        if not variants & {"alpha", "bgra", "1010102"}:
             pixels[:, :, 3] = 0  # BI_RGB as most writers leave it: the fourth byte unused
-        if "alpha" in variants:
+        if "1010102" in variants:  # ten bits a colour, two of alpha: not in KINDS, Pillow does not read it
+            compression, masks = 3, (0x3FF00000, 0x000FFC00, 0x000003FF, 0xC0000000)
+        elif "alpha" in variants:
             compression, masks = 3, (0x00FF0000, 0x0000FF00, 0x000000FF, 0xFF000000)
         elif "bitfields" in variants:
             compression, masks = 3, (0x00FF0000, 0x0000FF00, 0x000000FF, 0)
@@ -134,6 +159,8 @@ def write(kind: str, width: int = 13, height: int = 7, seed: int = 0) -> bytes:
                            len(body), 2835, 2835, 0 if palette is None else len(palette), 0)
         if header == 64:
             info += b"\0" * 24
+        elif header == 56:  # BITMAPV3INFOHEADER: the four masks, alpha's included, and nothing else
+            info += struct.pack("<4I", *(masks or (0, 0, 0, 0)))
         elif header >= 108:
             info += struct.pack("<4I", *(masks or (0, 0, 0, 0))) + b"BGRs" + b"\0" * 48
             if header == 124:

@@ -30,10 +30,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def request(url: str, method: str = "GET", headers: dict | None = None) -> tuple[int, Message, bytes]:
+def request(url: str, method: str = "GET", headers: dict | None = None,
+            timeout: float = 10) -> tuple[int, Message, bytes]:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method=method, headers=headers or {}),
-                                    timeout=10) as response:
+                                    timeout=timeout) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()

@@ -22,7 +22,8 @@ def quadrants(width: int = 80, height: int = 60) -> np.ndarray:
 
 
 def photo(width: int = 320, height: int = 240, seed: int = 0) -> np.ndarray:
-    """A smooth BGR image with edges and some texture: resizing it wrongly shows up in PSNR."""
+    """A smooth BGR image with edges and some texture. Not a photograph: a wrong resampling filter still
+    scores 46 dB on it, so quality is tested on the real ones in tests/data/photos."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     image = np.dstack([128 + 100 * np.sin(x / 17 + k) * np.cos(y / 23 - k) for k in range(3)])

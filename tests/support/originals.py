@@ -1,4 +1,4 @@
-"""Originals of every layout the decoders handle, made from a real photo (tests/data/photos/SOURCES.md).
+"""Originals of every layout the decoders handle, made from a real photo (tests/data/photos/README.md).
 
 Each `ORIGINALS` entry names a layout and makes its encoded bytes in memory (a few ms each, cached):
 PNG, WebP, TIFF, GIF and BMP as the writers people use (OpenCV, Pillow, tifffile) produce them. The

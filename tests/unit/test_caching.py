@@ -1,9 +1,9 @@
 import threading
-import time
 
 import pytest
 
 from imgserve.web.caching import ENTRY_OVERHEAD, ResultCache, etag
+from tests.support.waiting import wait_until
 
 
 def test_etag_is_strong_stable_and_sensitive_to_every_part() -> None:
@@ -41,28 +41,33 @@ def test_zero_budget_turns_the_cache_off() -> None:
 
 
 def test_concurrent_misses_for_one_key_make_it_once() -> None:
+    """Eight requests for one key while it is being made: the value is made once, and all eight get it.
+    The maker is held until all eight have missed, so they really are concurrent."""
     cache: ResultCache[bytes] = ResultCache(10_000, len)
-    calls = []
+    calls, release = [], threading.Event()
 
-    def slow() -> bytes:
+    def held() -> bytes:
         calls.append(1)
-        time.sleep(0.2)
+        release.wait(30)
         return b"value"
 
     results = []
-    threads = [threading.Thread(target=lambda: results.append(cache.fetch("k", slow)[0])) for _ in range(8)]
+    threads = [threading.Thread(target=lambda: results.append(cache.fetch("k", held)[0])) for _ in range(8)]
     for t in threads:
         t.start()
+    wait_until(lambda: cache.misses == 8, "all eight requests to miss")
+    release.set()
     for t in threads:
-        t.join()
+        t.join(30)
     assert results == [b"value"] * 8 and len(calls) == 1
 
 
 def test_a_failure_reaches_every_waiter_and_is_not_cached() -> None:
     cache: ResultCache[bytes] = ResultCache(10_000, len)
+    release = threading.Event()
 
     def boom() -> bytes:
-        time.sleep(0.1)
+        release.wait(30)
         raise ValueError("bad input")
 
     errors = []
@@ -76,8 +81,10 @@ def test_a_failure_reaches_every_waiter_and_is_not_cached() -> None:
     threads = [threading.Thread(target=call) for _ in range(4)]
     for t in threads:
         t.start()
+    wait_until(lambda: cache.misses == 4, "all four requests to miss")
+    release.set()
     for t in threads:
-        t.join()
+        t.join(30)
     assert errors == ["bad input"] * 4
     assert cache.fetch("k", lambda: b"ok") == (b"ok", False)
 
@@ -110,14 +117,14 @@ def test_when_the_owners_client_hangs_up_a_waiter_makes_the_value_itself() -> No
     from imgserve.errors import Problem
 
     cache: ResultCache[bytes] = ResultCache(10_000, len)
-    calls = []
+    calls, release = [], threading.Event()
 
     def abandoned() -> bytes:
         calls.append("owner")
-        time.sleep(0.2)
+        release.wait(30)
         raise Problem(499, "the client closed the connection while waiting for a slot")
 
-    results, errors = [], []
+    errors = []
 
     def owner() -> None:
         try:
@@ -127,7 +134,9 @@ def test_when_the_owners_client_hangs_up_a_waiter_makes_the_value_itself() -> No
 
     first = threading.Thread(target=owner)
     first.start()
-    time.sleep(0.05)
-    results.append(cache.fetch("k", lambda: calls.append("waiter") or b"value"))
-    first.join()
-    assert errors == [499] and results == [(b"value", False)] and calls == ["owner", "waiter"]
+    wait_until(lambda: calls == ["owner"], "the owner to start making the value")
+    # the waiter below misses too (misses == 2) and waits for the owner, which then gives up
+    threading.Thread(target=lambda: (wait_until(lambda: cache.misses == 2, "the waiter"), release.set())).start()
+    result = cache.fetch("k", lambda: calls.append("waiter") or b"value")
+    first.join(30)
+    assert errors == [499] and result == (b"value", False) and calls == ["owner", "waiter"]

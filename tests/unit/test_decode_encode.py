@@ -21,6 +21,7 @@ from tests.support.images import (
     encode,
     jpeg_with_orientation,
     photo,
+    psnr,
     quadrants,
 )
 
@@ -41,6 +42,7 @@ def decode(data: bytes, shrink: int = 1) -> np.ndarray:
     (photo(64, 48).astype(np.float32) / 255, ".tiff", (48, 64, 3), np.float32),
     (photo(64, 48), ".jpg", (48, 64, 3), np.uint8),
     (photo(64, 48)[:, :, 0], ".jpg", (48, 64), np.uint8),
+    (np.full((1, 1), 9, np.uint8), ".png", (1, 1), np.uint8),          # one sample: not an empty image
 ])
 def test_decode_keeps_channels_and_depth(image: np.ndarray, ext: str, shape: tuple, dtype: type) -> None:
     got = decode(encode(image, ext))
@@ -185,7 +187,7 @@ def test_quadrant_colours_survive_a_jpeg_round_trip() -> None:
     np.dstack([photo(40, 30), photo(40, 30, seed=1)[:, :, 0]]).astype(np.uint16) * 257,
 ], ids=["bgr8", "gray8", "bgra8", "bgr16", "gray16", "bgra16"])
 def test_encode_array_png_round_trip_is_lossless(image: np.ndarray) -> None:
-    data = encoding.encode_array(image, "png")
+    data = encoding.encode_array(image)              # PNG is the default
     assert data.startswith(b"\x89PNG")
     back = decoding.decode_array(data)
     assert back.dtype == image.dtype and back.shape == image.shape and np.array_equal(back, image)
@@ -219,3 +221,12 @@ def test_encode_array_flattens_alpha_onto_bg_for_jpeg() -> None:
 def test_encode_array_refuses_what_it_cannot_encode(image, format: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         encoding.encode_array(image, format)
+
+
+def test_encode_array_honours_quality_and_takes_a_single_channel_axis() -> None:
+    image = photo(120, 90)
+    high, low = (encoding.encode_array(image, "jpeg", quality=q) for q in (95, 20))
+    assert len(high) > 1.5 * len(low)
+    assert psnr(decoding.decode_array(high), image) > psnr(decoding.decode_array(low), image) + 3
+    gray = encoding.encode_array(image[:, :, 1:2], "png")          # (h, w, 1): one channel, as gray
+    assert np.array_equal(decoding.decode_array(gray), image[:, :, 1])

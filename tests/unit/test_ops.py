@@ -106,14 +106,16 @@ def test_wide_blur_matches_a_direct_gaussian_at_a_fraction_of_the_cost(sigma: fl
 
     image = photo(1200, 900, seed=2)
     started = time.perf_counter()
-    fast = ops.blur(image, sigma)
-    fast_seconds = time.perf_counter() - started
-    started = time.perf_counter()
     exact = cv2.GaussianBlur(image, (0, 0), sigma)
-    exact_seconds = time.perf_counter() - started
+    exact_seconds = time.perf_counter() - started  # load only lengthens it, which cannot fail the test
+    fast_seconds = []
+    for _ in range(3):  # the best of three: load can lengthen one run, hardly all three
+        started = time.perf_counter()
+        fast = ops.blur(image, sigma)
+        fast_seconds.append(time.perf_counter() - started)
     assert fast.shape == image.shape and cv2.PSNR(fast, exact) > 45
-    if sigma >= 25:
-        assert fast_seconds < exact_seconds
+    if sigma >= 25:  # measured under load: 20-70x faster; asserted: 4x
+        assert min(fast_seconds) * 4 < exact_seconds, (fast_seconds, exact_seconds)
 
 
 def test_premultiplied_resize_matches_a_float_reference() -> None:
@@ -133,6 +135,23 @@ def test_premultiplied_resize_matches_a_float_reference() -> None:
     assert np.abs(got[:, :, :3] - unpremultiplied)[opaque].max() <= 2.5
 
 
+@pytest.mark.parametrize("dtype, top", [(np.uint8, 255), (np.uint16, 65535)])
+def test_translucent_enlarge_clips_the_cubic_overshoot_instead_of_wrapping(dtype, top) -> None:
+    """Bicubic rings past the source's range, and divided by a ringing alpha a colour reaches 110% of
+    full: it must come out full, never wrap to dark (an opaque white square in translucent black,
+    enlarged 4x, against the same float reference as above)."""
+    image = np.zeros((16, 16, 4), dtype)
+    image[:, :, 3] = top // 2 + 1
+    image[4:12, 4:12] = top
+    got = ops.resize(image, (64, 64))
+    work = image.astype(np.float64)
+    work[:, :, :3] *= work[:, :, 3:4] / top
+    big = cv2.resize(work, (64, 64), interpolation=cv2.INTER_CUBIC)
+    colour = big[:, :, :3] * top / big[:, :, 3:4]                 # alpha stays above 40% here
+    assert colour.max() > 1.05 * top                              # the overshoot is there
+    assert np.abs(got[:, :, :3].astype(float) - np.clip(np.rint(colour), 0, top)).max() <= 1
+
+
 def test_pixelate_fills_each_block_with_its_exact_average() -> None:
     image = np.random.default_rng(7).integers(0, 256, (11, 13, 3), dtype=np.uint8)
     got = ops.pixelate(image, 4)
@@ -148,3 +167,28 @@ def test_pixelate_weights_colour_by_alpha() -> None:
     image[:, :2] = (0, 0, 255, 255)   # opaque red
     image[:, 2:] = (255, 0, 0, 0)     # transparent blue: its colour must not bleed in
     assert ops.pixelate(image, 4)[0, 0].tolist() == [0, 0, 255, 128]
+
+
+@pytest.mark.parametrize("dtype, top", [(np.uint8, 255), (np.uint16, 65535), (np.float32, 1.0)])
+@pytest.mark.parametrize("size", [(16, 16), (24, 10)])  # 4x, and fractional areas
+def test_translucent_resize_in_every_depth_is_the_premultiplied_area_average(dtype, top, size) -> None:
+    """Colour weighted by alpha, averaged over each output pixel's area, divided by the averaged alpha:
+    computed here with exact area weights, for 8-bit, 16-bit and float images alike."""
+    from tests.support.reference import area_weights
+
+    rng = np.random.default_rng(11)
+    image = (rng.random((64, 48, 4)) * top).astype(dtype) if dtype == np.float32 else \
+        rng.integers(0, top + 1, (64, 48, 4)).astype(dtype)
+    image[:8, :, 3] = 0                                   # fully transparent rows: their colour must not count
+    work = image.astype(np.float64) / top
+    work[:, :, :3] *= work[:, :, 3:4]
+    rows, cols = area_weights(64, size[1]), area_weights(48, size[0])
+    small = np.einsum("kj,ijc->ikc", cols, np.einsum("ij,jkc->ikc", rows, work))
+    alpha = small[:, :, 3:4]
+    colour = np.divide(small[:, :, :3], alpha, out=np.zeros_like(small[:, :, :3]), where=alpha > 0)
+    expected = np.dstack([colour, alpha]) * top
+    got = ops.resize(image, size)
+    assert got.dtype == image.dtype and got.shape == (size[1], size[0], 4)
+    visible = alpha[:, :, 0] > 0.01
+    error = np.abs(got.astype(np.float64) - expected)[visible]
+    assert error.max() <= top * 0.006 + (1 if dtype != np.float32 else 0), error.max() / top

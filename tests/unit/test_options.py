@@ -207,3 +207,15 @@ def test_what_the_client_writes_the_server_reads_back() -> None:
 def test_canonical_spelling_is_what_parse_reads() -> None:
     options = Options(**{k: v for k, v in SAMPLES.items() if k != "scale"})  # scale excludes w/h
     assert parse(dict(pair.split("=") for pair in options.canonical().split("&")), Limits()) == options
+
+
+@pytest.mark.parametrize("name, value", [("scale", 1.0), ("blur", 3.0), ("sharpen", 10.0), ("blur", 0.125),
+                                         ("scale", 0.000000001)])
+def test_whole_and_tiny_decimals_round_trip(name: str, value: float) -> None:
+    """A whole number is written without a trailing point ("1", not "1.", which parse refuses), and no
+    decimal is written with an exponent."""
+    from imgserve.options import text
+
+    written = text(name, value)
+    assert "e" not in written and not written.endswith(".")
+    assert getattr(parse({name: written}, Limits()), name) == value

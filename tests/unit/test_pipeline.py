@@ -1,4 +1,3 @@
-import cv2
 import numpy as np
 import pytest
 
@@ -16,7 +15,6 @@ from tests.support.images import (
     encode,
     jpeg_with_orientation,
     photo,
-    psnr,
     quadrants,
 )
 
@@ -88,16 +86,6 @@ def test_exif_orientation_then_options(settings) -> None:
     image, fmt = run(data, settings, w=30)
     assert fmt == "jpeg" and image.shape[:2] == (40, 30)
     assert close(color_at(image, 0.2, 0.2), BLUE, 30)
-
-
-def test_shrink_on_load_keeps_quality(settings) -> None:
-    original = photo(2400, 1800, seed=3)
-    data = encode(original, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, 95])
-    full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    for w in (300, 640):
-        thumb, _ = run(data, settings, w=w, format="png")
-        reference = cv2.resize(full, thumb.shape[1::-1], interpolation=cv2.INTER_AREA)
-        assert psnr(thumb, reference) >= 35
 
 
 def test_formats_by_default_and_on_request(settings) -> None:
