@@ -158,6 +158,7 @@ def in_process(workload: str, width: int, rounds: int = 3) -> None:
     from imgserve.imaging.probe import probe
     from imgserve.options import Options
     from imgserve.settings import Settings
+    from tests.support.originals import area_reference
 
     cv2.setNumThreads(1)
     settings = Settings.load({}, root=str(HERE))
@@ -179,7 +180,7 @@ def in_process(workload: str, width: int, rounds: int = 3) -> None:
         plan = geometry.plan(*header.display_size, options, settings.max_dimension, shrinkable=header.format == "jpeg")
         ours = ops.resize(decode.decode(data, header, shrink=plan.shrink, least=plan.least), plan.resize)
         full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        quality = _psnr(ours, _reference(full, plan.resize))
+        quality = _psnr(ours, area_reference(full, plan.resize))
         ours_ms, sharp_ms = statistics.median(times), theirs.get(str(path))
         total += ours_ms
         if sharp_ms is not None:
@@ -190,20 +191,6 @@ def in_process(workload: str, width: int, rounds: int = 3) -> None:
               f"{'-' if sharp_ms is None else f'{sharp_ms / ours_ms:.2f}'} | {quality:.1f} |", flush=True)
     ratio = f"{total_sharp / total_both:.2f}" if total_both and total_sharp else "-"
     print(f"| **sum** | | {total:.0f} | {total_sharp:.0f} | {ratio} | |")
-
-
-def _reference(full, size):
-    """Full decode + INTER_AREA in float, premultiplied where there is alpha; 8 bits out."""
-    import cv2
-    import numpy as np
-
-    work = full.astype(np.float32) / (257.0 if full.dtype == np.uint16 else 1.0)
-    if work.ndim == 3 and work.shape[2] == 4:
-        work[:, :, :3] *= work[:, :, 3:4] / 255.0
-    small = cv2.resize(work, size, interpolation=cv2.INTER_AREA)
-    if small.ndim == 3 and small.shape[2] == 4:
-        np.divide(small[:, :, :3] * 255.0, small[:, :, 3:4], out=small[:, :, :3], where=small[:, :, 3:4] > 0)
-    return np.clip(np.rint(small), 0, 255).astype(np.uint8)
 
 
 def _psnr(ours, reference) -> float:

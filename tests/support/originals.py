@@ -200,6 +200,11 @@ def reference(data: bytes, size: tuple[int, int]) -> np.ndarray:
     full = full_decode(data)
     if full.ndim == 3 and full.shape[2] == 1:
         full = full[:, :, 0]
+    return area_reference(full, size)
+
+
+def area_reference(full: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A decoded image resized to `size` by INTER_AREA in float, premultiplied when there is alpha."""
     work = full.astype(np.float32) / (257.0 if full.dtype == np.uint16 else 1.0)
     if work.ndim == 3 and work.shape[2] == 4:
         work[:, :, :3] *= work[:, :, 3:4] / 255.0
