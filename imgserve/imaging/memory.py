@@ -22,15 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import formats
 from . import ops
-from .geometry import Plan
 from .limits import ROWS, Decoding
-from .probe import Header
+
+if TYPE_CHECKING:
+    from .pipeline import Job  # read: header, plan, options, profile, convert, colour_first, overlay
 
 HEAP_BLOCK = 32 << 20  # glibc's mmap threshold as allocator.tune() sets it
 ENCODED_SLACK = 1.25   # an encoding of incompressible pixels may be a little larger than they are
@@ -70,21 +71,7 @@ class Array:
                      self.sample if sample is None else sample)
 
 
-@dataclass(frozen=True)
-class Job:
-    """What the render will do, as pipeline.render knows it before decoding."""
-    header: Header
-    plan: Plan
-    options: Any
-    frames: int = 1               # frames rendered (an animation's are kept, BGRA, until encoded together)
-    profile: Any = None           # the source's colour profile: a CMYK one is converted while decoding
-    convert: Any = None           # the profile the colour step converts from, if any
-    colour_first: bool = False    # ... before the resize (an enlargement), not after it
-    overlay: np.ndarray | None = None
-    animated: bool = False        # decoded frame by frame through Pillow (animation.frames)
-
-
-Cost = Callable[[Array, Job], tuple[Array, list[int]]]  # -> (the result, every block allocated making it)
+Cost = Callable[[Array, "Job"], tuple[Array, list[int]]]  # -> (the result, every block allocated making it)
 
 
 class Account:
@@ -102,13 +89,15 @@ class Account:
         self.peak = max(self.peak, self.heap + mapped + sum(a for a in allocations if a >= HEAP_BLOCK))
 
 
-def working_bytes(decoding: Decoding, job: Job, format: str) -> int:
-    """The most memory resident at once while rendering (the source's bytes aside: the caller holds them)."""
+def working_bytes(decoding: Decoding, job: Job, format: str, frames: int = 1, animated: bool = False) -> int:
+    """The most memory resident at once while rendering (the source's bytes aside: the caller holds them):
+    `job` as pipeline.render makes it before decoding; `frames` rendered, whose output is kept (BGRA)
+    until encoded together; `animated`: decoded frame by frame through Pillow (animation.frames)."""
     header = job.header
     account = Account()
     image = Array(decoding.width, decoding.height, decoding.channels, decoding.sample)
-    account.step(0, [image.bytes, *decoding.scratch, *_other_decoder(image, job)])
-    if job.animated:
+    account.step(0, [image.bytes, *decoding.scratch, *_other_decoder(image, job, animated)])
+    if animated:
         image = image.sized(image.width, image.height, 4, 1)
     if header.format == "jpeg" and header.orientation != 1:  # decode.decode applies EXIF orientation
         copies = 2 if header.orientation in (5, 7) else 1  # rotated, then flipped, while the decoded lives
@@ -122,8 +111,8 @@ def working_bytes(decoding: Decoding, job: Job, format: str) -> int:
         image = result
     prepared, allocations = _prepare(image, format)
     account.step(image.held, allocations)
-    kept = prepared.sized(prepared.width, prepared.height, 4, 1).bytes * (job.frames - 1)
-    if job.frames > 1:  # the frames made BGRA, then the encoder's own copies of each (measured: three, APNG)
+    kept = prepared.sized(prepared.width, prepared.height, 4, 1).bytes * (frames - 1)
+    if frames > 1:  # the frames made BGRA, then the encoder's own copies of each (measured: three, APNG)
         account.step(prepared.held, [kept, kept, kept, kept, *_encoding(prepared, format)])
     else:
         account.step(prepared.held, _encoding(prepared, format))
@@ -146,10 +135,10 @@ def _finishing(image: Array, job: Job) -> list[int]:
     return allocations
 
 
-def _other_decoder(image: Array, job: Job) -> list[int]:
+def _other_decoder(image: Array, job: Job, animated: bool) -> list[int]:
     """Decoders besides OpenCV's: Pillow for animations (its frame, RGBA, our copy, BGRA) and for
     CMYK with a profile (CMYK, the converted RGBX, its bytes; the array is a view of them)."""
-    if job.animated:
+    if animated:
         return [image.pixels, image.pixels * 4 * 3]
     profile = job.profile
     if profile is not None and getattr(profile, "space", None) == "CMYK" and job.header.format in ("jpeg", "tiff"):

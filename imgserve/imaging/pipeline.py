@@ -220,8 +220,7 @@ def render(data: bytes | np.ndarray, options: Any, settings: Settings,
     else:
         decoding = limits.inspect(data, header, settings, finest)  # 422 for CPU bombs, before decoding
     held = data.nbytes if isinstance(data, np.ndarray) else len(data)
-    need = memory.working_bytes(decoding, memory.Job(header, plan, options, count, profile, convert,
-                                                     job.colour_first, overlay, timeline.frames > 1), format)
+    need = memory.working_bytes(decoding, job, format, frames=count, animated=timeline.frames > 1)
     with reserve(held + need):
         images = []
         eight = formats.FORMATS[format].depths == (np.uint8,)  # deeper samples may be decoded to 8 bits

@@ -223,6 +223,7 @@ def test_images_over_the_memory_budget_are_422_before_decoding(root) -> None:
 
 def _estimate(data: bytes, **options) -> int:
     from imgserve.imaging import geometry, limits, memory
+    from imgserve.imaging.pipeline import Job
     from imgserve.imaging.probe import probe
     from imgserve.options import Options
     from imgserve.settings import Settings
@@ -230,7 +231,7 @@ def _estimate(data: bytes, **options) -> int:
     header, options = probe(data), Options(**options)
     plan = geometry.plan(*header.display_size, options, 8192, shrinkable=header.format == "jpeg")
     decoding = limits.inspect(data, header, Settings(), plan.shrink)
-    return memory.working_bytes(decoding, memory.Job(header, plan, options), "jpeg")
+    return memory.working_bytes(decoding, Job(options, plan, header), "jpeg")
 
 
 def test_jpeg_reservations_count_the_shrunk_decode() -> None:
