@@ -8,7 +8,10 @@ tifffile (pure Python) reads the directories; the pixels then come from the firs
 - JPEG-compressed YCbCr or RGB strips or tiles: each one through libjpeg at 1/2, 1/4 or 1/8 scale (OpenCV's
   IMREAD_REDUCED_*), as whole JPEGs are, keeping JPEG_MARGIN times the size needed;
 - uncompressed contiguous strips: read in place from the file's bytes, never copied at full size;
-- LZW, deflate or no compression in 8 or 16 bits: libtiff with libdeflate inside imagecodecs
+- opaque LZW or deflate strips or tiles in 8 or 16 bits, when the output is at most half the size:
+  a band of them at a time, each band averaged down by a power of two as soon as it is decoded, so
+  a 400 px thumbnail of a 5640x3172 16-bit LZW TIFF never holds its 107 MB of pixels (`_banded`);
+- LZW, deflate or no compression in 8 or 16 bits otherwise: libtiff with libdeflate inside imagecodecs
   (twice as fast as OpenCV's reader on deflate), reduced before the channels are reordered.
 
 Anything else (planar, palette, CMYK, min-is-white, float, associated alpha, bilevel...) is None, for
@@ -19,8 +22,10 @@ OpenCV. Reducing to `least` exactly, reordering RGB and orientation (tag 274) ar
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import math
+import struct
 
 import cv2
 import numpy as np
@@ -45,6 +50,7 @@ _YCBCR_IDS, _RGB_IDS = (1, 2, 3), (0x52, 0x47, 0x42)  # what libjpeg reads as YC
 # strips) 1/8 then a 1.76x reduction measured 30.6 dB against a full decode + INTER_AREA; 1/4 then
 # 3.5x, 39.8 dB. So JPEG strips keep twice the size needed (whole JPEGs keep 1.5x: geometry.py).
 JPEG_MARGIN = 2.0
+BAND_ROWS = 256  # at least this many rows decoded at a time: few calls, a few MB each
 
 
 def reduced(data: bytes, least: tuple[int, int] | None) -> tuple[np.ndarray, bool] | None:
@@ -67,6 +73,10 @@ def reduced(data: bytes, least: tuple[int, int] | None) -> tuple[np.ndarray, boo
                     return image, False
             if not _ordinary(page):
                 return None
+            if least is not None and page.compression != _NONE and not page.extrasamples:
+                image = _banded(data, page, least)
+                if image is not None:
+                    return image, True
             if page.compression == _NONE:
                 view = _in_place(data, page)
                 if view is not None:
@@ -132,6 +142,79 @@ def _jpeg_segments(data: bytes, page, least: tuple[int, int]) -> np.ndarray | No
             return None
         canvas[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
     return canvas[:math.ceil(height / factor), :math.ceil(width / factor)]
+
+
+def _banded(data: bytes, page, least: tuple[int, int]) -> np.ndarray | None:
+    """The page averaged down by the largest power of two that keeps twice `least`, decoded BAND_ROWS
+    rows or more at a time (whole strips, or whole rows of tiles). imagecodecs hands libtiff only whole
+    files, and its own LZW decoder is half libtiff's speed, so each band's compressed segments are
+    wrapped in a TIFF header of their own (`_band_file`). The averaging is the one shrink.py's halvings
+    would do after a full decode (2x2 boxes, repeated), in the source's depth. None: nothing to gain
+    (the output is over half the size, or one band would be the whole image)."""
+    width, height = page.imagewidth, page.imagelength
+    factor = 1
+    while width // (2 * factor) >= 2 * least[0] and height // (2 * factor) >= 2 * least[1]:
+        factor *= 2
+    seg_h = page.tilelength if page.is_tiled else min(page.rowsperstrip or height, height)
+    across = math.ceil(width / page.tilewidth) if page.is_tiled else 1
+    step = factor // math.gcd(seg_h, factor)  # segment rows per band: a multiple of this keeps bands whole blocks
+    per_band = step * math.ceil(BAND_ROWS / (step * seg_h))
+    down = math.ceil(height / seg_h)
+    if factor == 1 or per_band >= down or len(page.dataoffsets) != down * across:
+        return None
+    small = (width // factor, height // factor)
+    out = np.empty((small[1], small[0], *(() if page.samplesperpixel == 1 else (page.samplesperpixel,))), page.dtype)
+    for first in range(0, down, per_band):
+        top = first * seg_h  # a multiple of factor, as every band's height but the last
+        rows = min(height, (first + per_band) * seg_h) - top
+        band = _squeezed(imagecodecs.tiff_decode(_band_file(data, page, first * across, (first + per_band) * across,
+                                                            rows)))
+        if band.shape[:2] != (rows, width):
+            return None
+        if rows >= factor:  # the last band's rows past a whole block are dropped, as by shrink's halvings
+            band = band[:rows // factor * factor, :small[0] * factor]
+            for _ in range(factor.bit_length() - 2):  # 2x2 boxes (OpenCV's fast path), the last one into `out`
+                band = cv2.resize(band, (band.shape[1] // 2, band.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            cv2.resize(band, (small[0], rows // factor), dst=out[top // factor:(top + rows) // factor],
+                       interpolation=cv2.INTER_AREA)
+    return out
+
+
+_SHORT, _LONG = 3, 4
+
+
+def _band_file(data: bytes, page, first: int, end: int, rows: int) -> bytes:
+    """A classic TIFF, in the source's byte order, of `page`'s segments first..end-1 (all of its
+    rows `rows` high): the same layout and compression, the compressed bytes copied as they are."""
+    order = "<" if data[:2] == b"II" else ">"
+    offsets, counts = page.dataoffsets[first:end], page.databytecounts[first:end]
+    spp = page.samplesperpixel
+    tags = [(256, _LONG, [page.imagewidth]), (257, _LONG, [rows]), (258, _SHORT, [page.bitspersample] * spp),
+            (259, _SHORT, [page.compression]), (262, _SHORT, [page.photometric]), (277, _SHORT, [spp]),
+            (284, _SHORT, [1]), (317, _SHORT, [page.predictor])]
+    if page.is_tiled:
+        tags += [(322, _LONG, [page.tilewidth]), (323, _LONG, [page.tilelength]), (324, _LONG, None),
+                 (325, _LONG, list(counts))]
+    else:
+        tags += [(273, _LONG, None), (278, _LONG, [page.rowsperstrip]), (279, _LONG, list(counts))]
+    tags.sort()
+    packed = [struct.pack(f"{order}{len(values or counts)}{'H' if kind == _SHORT else 'I'}", *(values or counts))
+              for _, kind, values in tags]  # the offsets (None) only reserve their room here
+    head = 8 + 2 + 12 * len(tags) + 4
+    at = head + sum(len(field) for field in packed if len(field) > 4)  # where the first segment's bytes go
+    starts = list(itertools.accumulate([at, *counts[:-1]]))
+    entries, extra = [], []
+    for (tag, kind, values), field in zip(tags, packed):
+        if values is None:
+            values, field = starts, struct.pack(f"{order}{len(starts)}I", *starts)
+        if len(field) > 4:
+            extra.append(field)
+            field = struct.pack(f"{order}I", head + sum(map(len, extra[:-1])))
+        entries.append(struct.pack(f"{order}HHI", tag, kind, len(values)) + field.ljust(4, b"\0"))
+    view = memoryview(data)
+    return b"".join([(b"II" if order == "<" else b"MM") + struct.pack(f"{order}HI", 42, 8),
+                     struct.pack(f"{order}H", len(entries)), *entries, b"\0\0\0\0", *extra,
+                     *(view[offset:offset + count] for offset, count in zip(offsets, counts))])
 
 
 def _component_ids(jpeg: bytes) -> tuple[int, ...] | None:

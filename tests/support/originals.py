@@ -70,9 +70,13 @@ def _tiff(image: np.ndarray, **options) -> bytes:
     import tifffile
 
     out = io.BytesIO()
-    rgb = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    extra = {"extrasamples": ["unassalpha"]} if image.shape[2] == 4 else {}
-    tifffile.imwrite(out, rgb, photometric=options.pop("photometric", "rgb"), **extra, **options)
+    if image.ndim == 2:
+        rgb, extra, photometric = image, {}, "minisblack"
+    else:
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        extra = {"extrasamples": ["unassalpha"]} if image.shape[2] == 4 else {}
+        photometric = "rgb"
+    tifffile.imwrite(out, rgb, photometric=options.pop("photometric", photometric), **extra, **options)
     return out.getvalue()
 
 
@@ -138,6 +142,12 @@ ORIGINALS: dict[str, tuple[Callable[[], bytes], bool]] = {
     "tiff-pyramid": (lambda: _pyramid(photo()), True),
     "tiff-rgb16": (lambda: _tiff(deep(photo()), compression="lzw"), True),
     "tiff-rgb16-big-endian": (lambda: _tiff(deep(photo()), byteorder=">"), True),
+    "tiff-rgb16-lzw-strips": (lambda: _tiff(deep(photo()), compression="lzw", predictor=True, rowsperstrip=16), True),
+    "tiff-rgb16-deflate-tiles": (lambda: _tiff(deep(photo()), compression="zlib", tile=(48, 48)), True),
+    "tiff-gray16-big-endian-lzw": (lambda: _tiff(deep(cv2.cvtColor(photo(), cv2.COLOR_BGR2GRAY)), byteorder=">",
+                                                 compression="lzw", predictor=True, rowsperstrip=24), True),
+    "tiff-gray8-deflate-odd-strips": (lambda: _tiff(cv2.cvtColor(photo(), cv2.COLOR_BGR2GRAY), compression="zlib",
+                                                    rowsperstrip=7), True),
     "gif": (lambda: _pillow(photo(), "GIF", mode="P"), True),
     "gif-transparent": (lambda: _pillow(photo(), "GIF", mode="PA"), True),
     "gif-animated": (lambda: _animated_gif(photo()), True),

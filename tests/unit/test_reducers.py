@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from imgserve.errors import Problem
-from imgserve.imaging import decode, geometry, ops, shrink, webp
+from imgserve.imaging import decode, geometry, ops, shrink, tiff, webp
 from imgserve.imaging.pipeline import render
 from imgserve.imaging.probe import probe
 from imgserve.options import Options
@@ -97,6 +97,37 @@ def test_tiff_alpha_stays_straight() -> None:
     source = with_alpha(photo())
     partial = (source[:, :, 3] > 0) & (source[:, :, 3] < 255)
     assert np.abs(ours[partial].astype(int) - source[partial]).max() == 0
+
+
+@pytest.mark.parametrize("layout", [
+    {"compression": "lzw", "predictor": True, "rowsperstrip": 16},
+    {"compression": "zlib", "rowsperstrip": 5, "byteorder": ">"},
+    {"compression": "zlib", "tile": (32, 48)},
+])
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("gray", [False, True])
+def test_compressed_tiffs_are_reduced_a_band_at_a_time(layout: dict, depth: int, gray: bool,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thumbnail of a compressed TIFF never holds it at full size (a 5640x3172 16-bit one is 107 MB):
+    each band of strips or tiles is averaged down as soon as libtiff has decoded it. Odd sizes, strips
+    and tiles that do not divide the image, either byte order: the pixels are the ones a full decode
+    reduced by shrink.py gives."""
+    from tests.support.originals import _tiff, deep, photo
+
+    image = cv2.resize(photo(), (2566, 1438), interpolation=cv2.INTER_CUBIC)
+    image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if gray else image
+    image = deep(image) if depth == 16 else image
+    data = _tiff(image, **layout)
+    header = probe(data)
+    tracemalloc.start()
+    decoded = decode.decode(data, header, least=(80, 45))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < image.nbytes / 2  # a quarter-size result and a band or two (a full decode: image.nbytes)
+    assert decoded.dtype == image.dtype and decoded.shape[1::-1] == (80, 45)
+    assert psnr(decoded, reference(data, (80, 45))) >= 35
+    monkeypatch.setattr(tiff, "BAND_ROWS", header.height)  # one band would be the whole image: decoded whole
+    assert np.array_equal(decoded, decode.decode(data, header, least=(80, 45)))
 
 
 def test_png_layouts_libspng_takes_come_out_exactly_as_opencv_decodes_them() -> None:
