@@ -1,13 +1,14 @@
-"""Bench: thumbnail bytes at equal SSIM, OpenCV's encoders (what imgserve writes) against sharp's.
+"""Bench: thumbnail bytes at equal SSIM, imgserve's and OpenCV's encoders against sharp's.
 
     .venv/bin/python bench/thumbnails.py [--photos 24]
 
 Every encoder gets the same pixels: each W1 photo (bench/photos.py) decoded by OpenCV and shrunk to
 300 px wide with INTER_AREA, as imgserve resizes. sharp 0.35 (installed by bench/http_bench.py into
 bench/.cache/node) encodes the raw pixels through bench/servers/sharp_encode.js, one thread.
-Each encoder runs at qualities 50-95; every output is decoded by OpenCV and compared with the pixels
-it was given by SSIM (Wang et al.: Gaussian window, sigma 1.5, 11x11, constants (0.01 L)^2 and
-(0.03 L)^2, averaged over the image less a 5-pixel border), taken two ways: the mean of the SSIMs of
+Each encoder (imgserve's own JPEG writer among them) runs at qualities 30-95; every output is
+decoded by OpenCV and compared with the pixels it was given by SSIM (tests/support/ssim.py: Wang
+et al.'s, Gaussian window, sigma 1.5, 11x11, constants (0.01 L)^2 and (0.03 L)^2, averaged over the
+image less a 5-pixel border), taken two ways: the mean of the SSIMs of
 R, G and B ("RGB"), and the SSIM of luma (BT.601 Y, "Y"). "At equal SSIM": per photo, each encoder's
 bytes interpolated (log bytes, linear in SSIM between its qualities) at the SSIM sharp's q80 JPEG
 reaches, then summed over the photos and divided by sharp's q80 bytes (where even an encoder's
@@ -32,6 +33,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from bench.http_bench import sharp_command  # noqa: E402
 from bench.photos import CACHE, photo_set  # noqa: E402
+from imgserve.imaging import jpeg_writer  # noqa: E402
+from tests.support.ssim import bytes_at as at  # noqa: E402
+from tests.support.ssim import rgb_and_luma as both  # noqa: E402
 
 QUALITIES = [30, 40, 50, 55, 60, 65, 70, 75, 78, 80, 82, 84, 86, 88, 90, 95]
 OPENCV = {
@@ -41,39 +45,13 @@ OPENCV = {
                                                             cv2.IMWRITE_JPEG_PROGRESSIVE, 1]),
     "opencv webp": lambda q: (".webp", [cv2.IMWRITE_WEBP_QUALITY, q]),
 }
+OURS = {"imgserve jpeg (its own tables)": jpeg_writer.write}  # what imgserve writes since issue #20
 SHARP = {
     "sharp jpeg": ("jpeg", {}),                     # sharp's defaults: baseline 4:2:0, optimised Huffman
     "sharp jpeg mozjpeg": ("jpeg", {"mozjpeg": True}),  # trellis quantisation, progressive, table 3
     "sharp webp": ("webp", {}),
 }
 REFERENCE = "sharp jpeg"
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    blur = lambda x: cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)  # noqa: E731
-    mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b, cov = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2, blur(a * b) - mu_a * mu_b
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    index = (2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    return float(index[5:-5, 5:-5].mean())
-
-
-def both(original: np.ndarray, data: bytes) -> tuple[float, float]:
-    """(RGB SSIM, luma SSIM) of an encoded thumbnail against the pixels it was made from."""
-    back = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    rgb = float(np.mean([ssim(original[:, :, k], back[:, :, k]) for k in range(3)]))
-    luma = ssim(cv2.cvtColor(original, cv2.COLOR_BGR2GRAY), cv2.cvtColor(back, cv2.COLOR_BGR2GRAY))
-    return rgb, luma
-
-
-def at(points: list[tuple[float, int]], target: float) -> float:
-    """Bytes at SSIM `target`, from (ssim, bytes) over the qualities (log bytes, linear in SSIM). Below
-    the lowest quality's SSIM, that quality's bytes (an upper bound); above the highest, NaN."""
-    points = sorted(points)
-    s = np.array([p[0] for p in points])
-    logs = np.log([p[1] for p in points])
-    return float(np.exp(np.interp(target, s, logs))) if target <= s[-1] else float("nan")
 
 
 def main() -> None:
@@ -122,6 +100,13 @@ def main() -> None:
                     data = cv2.imencode(ext, small, flags)[1].tobytes()
                     times.append((time.perf_counter() - started) * 1e3)
                 rows.append((name, variant, q, len(data), statistics.median(times), *both(small, data)))
+            for variant, write in OURS.items():
+                times = []
+                for _ in range(5):
+                    started = time.perf_counter()
+                    data = write(small, q)
+                    times.append((time.perf_counter() - started) * 1e3)
+                rows.append((name, variant, q, len(data), statistics.median(times), *both(small, data)))
     args.json.write_text(json.dumps(rows))
     report(rows)
 
@@ -134,7 +119,7 @@ def report(rows: list[tuple]) -> None:
     print("| encoder | q80 bytes | q80 RGB SSIM | q80 Y SSIM | ms at q80 | bytes at sharp's q80 RGB SSIM | "
           "bytes at sharp's q80 Y SSIM |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for variant in [*SHARP, *OPENCV]:
+    for variant in [*SHARP, *OPENCV, *OURS]:
         q80 = [by[(n, variant, 80)] for n in names]
         equal, missed = [], set()
         for k in (2, 3):  # RGB, luma

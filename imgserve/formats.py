@@ -24,9 +24,6 @@ PNG_PARAMS = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
 # sharp's default (effort 4) at equal SSIM: speed 8 spends 0.05x its CPU for 1.14-1.18x its bytes;
 # 6 matches its bytes for 0.15x, 9 costs 1.24-1.30x the bytes (docs/performance.md, "Colour and formats").
 AVIF_SPEED = 8
-# Huffman tables optimised for each JPEG: 4.2% fewer bytes for 0.19 ms more at 300 px, 2.6% for 1.4 ms
-# at 1024 px (docs/performance.md, "Colour and formats").
-JPEG_OPTIMIZE = 1
 # `q` is on JPEG's scale for every format. AVIF reaches JPEG's SSIM at a lower quality number, so
 # (JPEG q, AVIF quality) points of equal median SSIM on the bench photos at 300 px, speed 8, are
 # joined linearly; the top stays short of 100, which is lossless in libavif.
@@ -73,9 +70,7 @@ class Format:
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("jpeg", "JPEG", "image/jpeg", (".jpg", ".jpeg"), lambda head: head.startswith(b"\xff\xd8\xff"),
-           aliases=("jpg",), web=True, icc=True, lossless="never",
-           encoder=lambda o: [cv2.IMWRITE_JPEG_QUALITY, o.q, cv2.IMWRITE_JPEG_PROGRESSIVE, int(o.progressive),
-                              cv2.IMWRITE_JPEG_OPTIMIZE, JPEG_OPTIMIZE]),
+           aliases=("jpg",), web=True, icc=True, lossless="never"),  # written by imaging/jpeg_writer.py
     Format("png", "PNG", "image/png", (".png",), lambda head: head.startswith(b"\x89PNG\r\n\x1a\n"),
            alpha=True, depths=(np.uint8, np.uint16), web=True, animates=True, icc=True, encoder=lambda o: PNG_PARAMS),
     Format("webp", "WebP", "image/webp", (".webp",), lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP",

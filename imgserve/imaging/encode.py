@@ -4,8 +4,8 @@ The format registry (formats.py) says which formats keep alpha and which sample 
 `prepare` brings an array to that, `encode` runs cv2.imencode with the registry's parameters (GIF
 goes through Pillow: imaging/animation.py says why; a still PNG through `png_writer`, which writes
 the smallest form the pixels allow: OpenCV's PNG writer has no palette, no 1/2/4-bit gray and a
-single filter strategy). Outputs carry no metadata but, with icc=keep, the source's ICC profile: no
-EXIF, no GPS position, no camera serial number.
+single filter strategy; JPEG through `jpeg_writer`, whose tables OpenCV cannot set). Outputs carry
+no metadata but, with icc=keep, the source's ICC profile: no EXIF, no GPS position, no camera serial number.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import formats
 from ..options import WHITE, Options
-from . import animation, ops, png_writer
+from . import animation, jpeg_writer, ops, png_writer
 
 
 def prepare(image: np.ndarray, format: str, bg: tuple[int, int, int, int]) -> np.ndarray:
@@ -57,6 +57,8 @@ def encode(image: np.ndarray, format: str, options: Any = Options(), icc: bytes 
     IMGSERVE_PNG_EFFORT and `indexed` the decoder's (indices, palette) of these very pixels."""
     if format == "png":
         return png_writer.write(image, png_effort, indexed, icc)
+    if format == "jpeg":
+        return jpeg_writer.write(image, options.q, options.progressive, icc)
     spec = formats.FORMATS[format]
     if format == "gif":
         return animation.write_gif([image], [])

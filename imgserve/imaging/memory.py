@@ -331,6 +331,8 @@ def _encoding(image: Array, format: str) -> list[int]:
         internal += image.pixels * 16  # libavif: the picture as YUV(A) at 16 bits, and the AV1 encoder's frames
     elif format == "gif":
         internal += image.pixels * 16  # Pillow: the image as RGB(A) (4 bytes a pixel), quantized, its octree
+    elif format == "jpeg":
+        internal += image.pixels * 7  # jpeg_writer: the RGB copy, and Pillow's image (4 bytes a pixel)
     elif format == "png":  # png_form: the colours as BGRA keys, indices, the colour table's touched pages;
         internal += image.pixels * 5 + image.bytes * 3 + (8 << 20)  # png_writer: filtered rows, candidates
     return [internal, encoded, encoded, encoded]

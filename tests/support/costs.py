@@ -4,7 +4,8 @@ A claim like "a 304 costs one fstat and no pixel work" cannot be tested by repla
 one that fails: the request may be answered before it reaches that function (the repeat cache does
 exactly that), and the test then proves nothing. Counting at the bottom cannot be bypassed: every
 way of reaching a file goes through `os` (or `open`), every decode through cv2.imdecode or the BMP
-reader, every output through cv2.imencode. Only calls on files under `root` are counted.
+reader, every output through cv2.imencode or the JPEG writer (which OpenCV's encoder is not).
+Only calls on files under `root` are counted.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from imgserve.imaging import bmp
+from imgserve.imaging import bmp, jpeg_writer
 
 
 class Costs:
@@ -49,6 +50,7 @@ class Costs:
     def _wrap(self, monkeypatch: pytest.MonkeyPatch) -> None:
         real = {name: getattr(os, name) for name in ("open", "close", "stat", "lstat", "fstat", "pread", "read")}
         real_open, real_imdecode, real_imencode, real_bmp = builtins.open, cv2.imdecode, cv2.imencode, bmp.decode
+        real_jpeg = jpeg_writer.write
         counts, fds = self.counts, self._fds
 
         def os_open(path, *args, **kwargs):
@@ -101,4 +103,5 @@ class Costs:
         monkeypatch.setattr(builtins, "open", py_open)
         monkeypatch.setattr(cv2, "imdecode", counted("decodes", real_imdecode))
         monkeypatch.setattr(cv2, "imencode", counted("encodes", real_imencode))
+        monkeypatch.setattr(jpeg_writer, "write", counted("encodes", real_jpeg))
         monkeypatch.setattr(bmp, "decode", counted("decodes", real_bmp))
