@@ -18,7 +18,8 @@ registry has `avif`; sharp then encodes at the same libavif quality and speed as
 Servers run one at a time; rounds are interleaved; the best round of each counts. Printed per
 workload and output: req/s, p50/p99, peak RSS of the server's process tree, the mean response size,
 and imgserve's ratios. --in-process prints, per original, imgserve's render in CPU ms on one thread
-and the PSNR of its pixels (before encoding) against a full decode + premultiplied INTER_AREA.
+and the PSNR of its pixels (before encoding) against a full decode + premultiplied INTER_AREA, and
+how much of imgserve's CPU the decoder alone takes (libspng, libwebp, libtiff: sharp's own decoders).
 """
 
 from __future__ import annotations
@@ -166,9 +167,10 @@ def in_process(workload: str, width: int, rounds: int = 3) -> None:
     originals = WORKLOADS[workload][0]()
     theirs = sharp_cpu(originals, width, "webp", rounds)
     print(f"\n{workload}: in-process, {width} px WebP q80: CPU ms per original (median of {rounds}), PSNR dB")
-    print("| original | size | imgserve CPU ms | sharp CPU ms | sharp / imgserve | imgserve PSNR dB |")
-    print("|---|---|---|---|---|---|")
-    total, total_sharp, total_both = 0.0, 0.0, 0.0
+    print("| original | size | imgserve CPU ms | of which decoding | sharp CPU ms | sharp / imgserve | "
+          "imgserve PSNR dB |")
+    print("|---|---|---|---|---|---|---|")
+    total, total_sharp, total_both, total_decoding = 0.0, 0.0, 0.0, 0.0
     for path in originals:
         data = path.read_bytes()
         times = []
@@ -178,6 +180,12 @@ def in_process(workload: str, width: int, rounds: int = 3) -> None:
             times.append((time.process_time() - started) * 1000)
         header = probe(data)
         plan = geometry.plan(*header.display_size, options, settings.max_dimension, shrinkable=header.format == "jpeg")
+        decoding = []
+        for _ in range(rounds):
+            started = time.process_time()
+            decode.decode(data, header, shrink=plan.shrink, least=plan.least, eight=True)
+            decoding.append((time.process_time() - started) * 1000)
+        total_decoding += statistics.median(decoding)
         ours = ops.resize(decode.decode(data, header, shrink=plan.shrink, least=plan.least), plan.resize)
         full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         quality = _psnr(ours, area_reference(full, plan.resize))
@@ -186,11 +194,12 @@ def in_process(workload: str, width: int, rounds: int = 3) -> None:
         if sharp_ms is not None:
             total_sharp, total_both = total_sharp + sharp_ms, total_both + ours_ms
         label = f"{path.parents[2 if path.parent.name == 'images' else 0].name}/{path.name}"
-        print(f"| {label} | {header.width}x{header.height} | {ours_ms:.0f} | "
+        print(f"| {label} | {header.width}x{header.height} | {ours_ms:.0f} | {statistics.median(decoding):.0f} | "
               f"{'-' if sharp_ms is None else f'{sharp_ms:.0f}'} | "
               f"{'-' if sharp_ms is None else f'{sharp_ms / ours_ms:.2f}'} | {quality:.1f} |", flush=True)
     ratio = f"{total_sharp / total_both:.2f}" if total_both and total_sharp else "-"
-    print(f"| **sum** | | {total:.0f} | {total_sharp:.0f} | {ratio} | |")
+    share = f"{total_decoding:.0f} ({total_decoding / total:.0%})"
+    print(f"| **sum** | | {total:.0f} | {share} | {total_sharp:.0f} | {ratio} | |")
 
 
 def _psnr(ours, reference) -> float:
