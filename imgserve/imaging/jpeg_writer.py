@@ -39,11 +39,13 @@ _CHROMA[:4, :4] = [[17, 18, 24, 47], [18, 21, 26, 66], [24, 26, 56, 99], [47, 66
 @functools.cache
 def tables(quality: int, tilt: float = TILT, chroma_tilt: float = CHROMA_TILT, level: float = LEVEL,
            keep_dc: bool = True) -> list[list[int]]:
-    """[luma, chroma] steps for `quality` 1..100, scaled as libjpeg's jpeg_set_quality scales its own
-    (the other arguments are for bench/jpeg_tables.py, which chose them)."""
+    """[luma, chroma] steps for `quality` (1..100, as libjpeg clamps it), scaled as libjpeg's
+    jpeg_quality_scaling scales its own, in integers (the other arguments are for bench/jpeg_tables.py,
+    which chose them)."""
     u, v = np.mgrid[0:8, 0:8]
     r = np.hypot(u, v) / np.hypot(7, 7)
-    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    quality = min(100, max(1, quality))
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
     steps = []
     for table, t in ((_LUMA, tilt), (_CHROMA, chroma_tilt)):
         shaped = table * np.exp(t * (r - 0.5)) * level

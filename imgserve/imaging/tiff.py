@@ -173,8 +173,11 @@ def _banded(data: bytes, page, least: tuple[int, int]) -> np.ndarray | None:
     for first in range(0, down, per_band):
         top = first * seg_h  # a multiple of factor, as every band's height but the last
         rows = min(height, (first + per_band) * seg_h) - top
-        band = _squeezed(imagecodecs.tiff_decode(_band_file(data, page, first * across, (first + per_band) * across,
-                                                            rows)))
+        try:
+            band = _squeezed(imagecodecs.tiff_decode(_band_file(data, page, first * across,
+                                                                (first + per_band) * across, rows)))
+        except Exception:  # noqa: BLE001 - a damaged segment or table: the whole file gets its chance below
+            return None
         if band.shape[:2] != (rows, width):
             return None
         if rows >= factor:  # the last band's rows past a whole block are dropped, as by shrink's halvings

@@ -39,6 +39,19 @@ def test_the_file_carries_the_writers_tables_and_libjpegs_dc_steps(q: int) -> No
     assert ours.layers == 3 and ours.layer[1][1:3] == (1, 1) and ours.layer[0][1:3] == (2, 2)  # 4:2:0
 
 
+def test_untilted_tables_are_libjpegs_at_every_quality_and_out_of_range_qualities_are_clamped() -> None:
+    """The scaling is libjpeg's to the step, integer division included: untilted, the tables are the
+    ones libjpeg writes, so the DC steps kept from them are libjpeg's at every quality."""
+    image = thumbnail(PHOTOS[0], 64)
+    for q in range(1, 101):
+        theirs = Image.open(io.BytesIO(libjpeg(image, q))).quantization
+        assert jpeg_writer.tables(q, 0.0, 0.0, 1.0, False) == [list(theirs[0]), list(theirs[1])], q
+        assert [t[0] for t in jpeg_writer.tables(q)] == [theirs[0][0], theirs[1][0]], q
+    assert jpeg_writer.tables(0) == jpeg_writer.tables(-5) == jpeg_writer.tables(1)
+    assert jpeg_writer.tables(101) == jpeg_writer.tables(100)
+    assert Image.open(io.BytesIO(jpeg_writer.write(image, 0))).size == (64, image.shape[0])
+
+
 def test_fewer_bytes_than_libjpegs_tables_at_equal_ssim() -> None:
     """Per photo (the test photos, none of which the tables were tuned on), the writer's bytes where it
     reaches the SSIM of libjpeg's q80, summed: below 0.97x libjpeg's, by RGB and by luma SSIM."""

@@ -130,6 +130,32 @@ def test_compressed_tiffs_are_reduced_a_band_at_a_time(layout: dict, depth: int,
     assert np.array_equal(decoded, decode.decode(data, header, least=(80, 45)))
 
 
+def test_a_last_band_shorter_than_a_block_leaves_no_row_unwritten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1027 rows at 1/8: the last band is 3 rows, fewer than a block, and is dropped; every row of the
+    result still comes from a band (the result array starts uninitialised)."""
+    from tests.support.originals import _tiff, photo
+
+    image = cv2.resize(photo(), (1283, 1027), interpolation=cv2.INTER_CUBIC)
+    data = _tiff(image, compression="lzw", predictor=True, rowsperstrip=16)
+    header = probe(data)
+    class Marked:  # numpy for tiff.py, but its empty arrays hold a marker
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        def empty(self, shape, dtype):
+            return np.full(shape, 77, dtype)
+
+    monkeypatch.setattr(tiff, "np", Marked())
+    banded, rgb = tiff.reduced(data, (80, 64))
+    monkeypatch.undo()
+    banded = cv2.cvtColor(banded, cv2.COLOR_RGB2BGR) if rgb else banded
+    assert banded.shape[:2] == (1027 // 8, 1283 // 8)
+    assert not (banded == 77).all(axis=(1, 2)).any()  # no row left as it was made
+    monkeypatch.setattr(tiff, "BAND_ROWS", header.height)
+    whole = shrink.shrink(decode.decode(data, header), banded.shape[1::-1])  # not quite the same blocks: close
+    assert psnr(banded, whole) >= 40
+
+
 def test_damaged_tiffs_read_a_band_at_a_time_are_a_4xx_or_an_image() -> None:
     """Bytes changed in the directory, the strip or tile tables or the compressed data, or the file cut
     short: each band's file is built from what the damaged directory says, and libtiff or OpenCV must
