@@ -100,17 +100,6 @@ def _jpeg(data) -> bytes | None:
     return b"".join(chunks[i] for i in range(1, total + 1))
 
 
-def jpeg_components(data: bytes) -> int:
-    """Colour components of a JPEG's frame (4: CMYK or YCCK); 0 when it cannot be read."""
-    try:
-        for marker, payload in jpeg_segments(memoryview(data)):
-            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                return payload[5]
-    except _DAMAGED:
-        pass
-    return 0
-
-
 def _png_chunks(data) -> Iterator[tuple[bytes, memoryview]]:
     at = 8
     while at + 12 <= len(data):
@@ -198,18 +187,6 @@ def cicp(data: bytes, format: str) -> tuple[int, int, int, bool] | None:
             for kind, body in _png_chunks(memoryview(data)):
                 if kind == b"cICP" and len(body) == 4:
                     return body[0], body[1], body[2], bool(body[3])
-    except _DAMAGED:
-        pass
-    return None
-
-
-def adobe_transform(data: bytes) -> int | None:
-    """The transform byte of a JPEG's APP14 `Adobe` segment (0: stored as is, 1: YCbCr, 2: YCCK); None
-    without one."""
-    try:
-        for marker, payload in jpeg_segments(memoryview(data)):
-            if marker == 0xEE and bytes(payload[:5]) == b"Adobe" and len(payload) >= 12:
-                return payload[11]
     except _DAMAGED:
         pass
     return None
