@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -32,7 +33,7 @@ class Admission:
         self.wait = wait
         self.memory = memory      # bytes of pixel memory all renders together may hold
         self.in_flight = 0
-        self.waiting = 0
+        self._queue: deque[_Turn] = deque()  # requests waiting for a slot, first come first
         self.reserved = 0
         self.shed = 0  # requests refused with 503 since start
         self.closing = float("inf")  # time.monotonic() after which nothing more waits or renders (stop_at)
@@ -40,12 +41,12 @@ class Admission:
         self.held = 0  # bytes of response bodies being sent, part of `reserved`
         self.arriving = 0  # bytes of request bodies being received (server/runner.py Parser), part of `reserved`
         self.abandoned = 0  # requests dropped from the queue because their client hung up
-        # Two conditions on one lock, so that a freed slot wakes one request waiting for a slot, and
-        # freed memory only the renders waiting for memory. One condition notified to all woke every
-        # queued request twice per render (at the end of its reservation, then of its slot), each
-        # going back to sleep but one: 27 voluntary thread switches per thumbnail at 8 clients, 14 now.
+        # A condition per queued request, all on one lock, so that a freed slot wakes the one request it
+        # is handed to, and freed memory only the renders waiting for memory. One condition notified to
+        # all woke every queued request twice per render (at the end of its reservation, then of its
+        # slot), each going back to sleep but one: 27 voluntary thread switches per thumbnail at 8
+        # clients, 14 now.
         self._lock = threading.Lock()
-        self._slot_free = threading.Condition(self._lock)
         self._memory_free = threading.Condition(self._lock)
 
     def stop_at(self, moment: float) -> None:
@@ -53,7 +54,8 @@ class Admission:
         running renders stop at their next deadline check (`deadline`)."""
         with self._lock:
             self.closing = moment
-            self._slot_free.notify_all()
+            for turn in self._queue:
+                turn.woken.notify()
             self._memory_free.notify_all()
 
     @property
@@ -66,6 +68,10 @@ class Admission:
         return lambda: min(own, self.closing)
 
     @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    @property
     def full(self) -> bool:
         """Every slot busy and every queue place taken: a new render would be refused now."""
         return self.in_flight >= self.limit and self.waiting >= self.queue
@@ -76,17 +82,31 @@ class Admission:
         (waitress.client_disconnected): a client that hung up loses its place in the queue at once
         instead of having its image rendered for nobody while live clients are refused."""
         with self._lock:
-            if self.in_flight >= self.limit:
-                self._wait_or_refuse(gone)
+            if self.in_flight < self.limit:
+                self.in_flight += 1
+            else:
+                self._wait_or_refuse(gone)  # returns with a slot handed over
             if self.stopped:  # its render would only be stopped after decoding
+                self._free_slot()
                 self._refuse("the server is shutting down")
-            self.in_flight += 1
         try:
             yield
         finally:
             with self._lock:
-                self.in_flight -= 1
-                self._slot_free.notify()
+                self._free_slot()
+
+    def _free_slot(self) -> None:
+        """Hand the slot to the request that has waited longest, or give it back if none waits.
+
+        Handed over, not freed for whoever takes it first: a request arriving meanwhile would take it
+        before the one woken for it, which would then go back to the end of the queue. Served in that
+        random order, W2's p99 was 2.4-3.1 s; in the order they came, <figures in performance.md>."""
+        if self._queue:
+            turn = self._queue.popleft()
+            turn.granted = True
+            turn.woken.notify()
+        else:
+            self.in_flight -= 1
 
     @contextmanager
     def reserve(self, nbytes: int) -> Iterator[None]:
@@ -159,23 +179,24 @@ class Admission:
     def _wait_or_refuse(self, gone: Callable[[], bool]) -> None:
         if self.full:
             self._refuse(f"{self.in_flight} images are being processed and {self.waiting} are waiting")
-        self.waiting += 1
+        turn = _Turn(self._lock)
+        self._queue.append(turn)
         try:
             deadline = time.monotonic() + self.wait
-            while self.in_flight >= self.limit:
+            while not turn.granted:
                 left = min(deadline, self.closing) - time.monotonic()  # closing may come while waiting
                 if left <= 0:
                     self._refuse(self._stopping() or f"no processing slot came free within {self.wait:g} s")
-                self._slot_free.wait(min(left, GONE_CHECK))
+                turn.woken.wait(min(left, GONE_CHECK))  # a timeout leaves the turn where it is in the queue
                 if gone():
                     self.abandoned += 1
                     raise Problem(CLIENT_GONE, "the client closed the connection while waiting for a slot")
         except BaseException:
-            if self.in_flight < self.limit:
-                self._slot_free.notify()  # leaving with a slot free (woken for it, then gone): pass it on
+            if turn.granted:
+                self._free_slot()  # handed the slot, then gone: it passes on to the next
+            else:
+                self._queue.remove(turn)
             raise
-        finally:
-            self.waiting -= 1
 
     def _stopping(self) -> str | None:
         return "the server is shutting down" if self.stopped else None
@@ -183,3 +204,11 @@ class Admission:
     def _refuse(self, why: str) -> None:
         self.shed += 1
         raise Problem(503, f"overloaded: {why}; try again shortly", headers={"Retry-After": "1"})
+
+
+class _Turn:
+    """A request's place in the queue for a slot; `granted` once a finishing render hands it its slot."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.woken = threading.Condition(lock)
+        self.granted = False
