@@ -100,7 +100,8 @@ class Admission:
 
         Handed over, not freed for whoever takes it first: a request arriving meanwhile would take it
         before the one woken for it, which would then go back to the end of the queue. Served in that
-        random order, W2's p99 was 2.4-3.1 s; in the order they came, <figures in performance.md>."""
+        near-random order, W2's p99 was 2.7 s and W3's 1.7 s; in the order they came, 1.7 and 0.9 s
+        (same run; sharp 2.0 and 1.3 s: docs/performance.md)."""
         if self._queue:
             turn = self._queue.popleft()
             turn.granted = True
