@@ -207,8 +207,8 @@ class Settings:
                                         "MAX_SOURCE_BYTES); past that, 503")
 
     max_in_flight: int = setting("limits", CORES, _int(1, 1024), "images decoded and processed at once; one "
-                                 "per core: a third on 2 cores added 3% to JPEG thumbnails, and a quarter to "
-                                 "memory and to the slowest answers on large PNGs", shown="cores")
+                                 "per core: a third slot on 2 cores added 3% to JPEG thumbnails, and about a "
+                                 "fifth to peak memory and to the slowest answers on large PNGs", shown="cores")
     max_queue: int = setting("limits", 4 * CORES, _int(0, 10000), "requests that may wait for a slot; past that, "
                              "503", shown="4 x cores")
     queue_wait: float = setting("limits", 10.0, _number(0, 3600), "seconds a request may wait for a slot before a "

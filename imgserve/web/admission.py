@@ -41,11 +41,11 @@ class Admission:
         self.held = 0  # bytes of response bodies being sent, part of `reserved`
         self.arriving = 0  # bytes of request bodies being received (server/runner.py Parser), part of `reserved`
         self.abandoned = 0  # requests dropped from the queue because their client hung up
-        # A condition per queued request, all on one lock, so that a freed slot wakes the one request it
+        # A condition per queued request, all on one lock, so that a freed slot wakes only the request it
         # is handed to, and freed memory only the renders waiting for memory. One condition notified to
         # all woke every queued request twice per render (at the end of its reservation, then of its
         # slot), each going back to sleep but one: 27 voluntary thread switches per thumbnail at 8
-        # clients, 14 now.
+        # clients, 14 with a condition for slots and one for memory (before the queue was kept in order).
         self._lock = threading.Lock()
         self._memory_free = threading.Condition(self._lock)
 
@@ -208,7 +208,8 @@ class Admission:
 
 
 class _Turn:
-    """A request's place in the queue for a slot; `granted` once a finishing render hands it its slot."""
+    """A request's place in the queue for a slot; `granted` once the slot's holder hands it over (a
+    finishing render, or a request that was handed it and left: at shutdown, or its client gone)."""
 
     def __init__(self, lock: threading.Lock) -> None:
         self.woken = threading.Condition(lock)

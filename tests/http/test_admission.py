@@ -119,23 +119,81 @@ def test_queued_requests_get_the_slot_in_the_order_they_came(monkeypatch) -> Non
 
     holder = admission.slot()
     holder.__enter__()
-    threads = []
-    for i in range(6):
-        threads.append(threading.Thread(target=queued, args=(i,)))
-        threads[-1].start()
-        wait_until(lambda n=i + 1: admission.waiting == n)
-        time.sleep(0.013)  # arrivals out of step with the checks
-    holder.__exit__(None, None, None)
+    threads = [threading.Thread(target=queued, args=(i,)) for i in range(6)]
+    try:
+        for i, thread in enumerate(threads):
+            thread.start()
+            wait_until(lambda n=i + 1: admission.waiting == n)
+            time.sleep(0.013)  # arrivals out of step with the checks
+    finally:
+        holder.__exit__(None, None, None)
     late = threading.Thread(target=queued, args=(6,))  # arrives while the queue is served: goes last
     late.start()
     for t in [*threads, late]:
         t.join(10)
+        assert not t.is_alive()
     assert order == list(range(7)) and (admission.in_flight, admission.waiting) == (0, 0)
 
 
+def test_a_request_leaving_the_middle_of_the_queue_keeps_the_others_in_order() -> None:
+    admission = Admission(limit=1, queue=8, wait=30, memory=2**30)
+    order: list[str] = []
+    hung_up = threading.Event()
+
+    def queued(name: str, gone=lambda: False) -> None:
+        try:
+            with admission.slot(gone=gone):
+                order.append(name)
+        except Problem as problem:
+            order.append(f"{name}: {problem.status}")
+
+    holder = admission.slot()
+    holder.__enter__()
+    threads = [threading.Thread(target=queued, args=args) for args in (("a",), ("b", hung_up.is_set), ("c",))]
+    try:
+        for i, thread in enumerate(threads):
+            thread.start()
+            wait_until(lambda n=i + 1: admission.waiting == n)
+        hung_up.set()
+        wait_until(lambda: admission.waiting == 2, "b to leave at its next check")
+    finally:
+        holder.__exit__(None, None, None)
+    for t in threads:
+        t.join(10)
+    assert order == ["b: 499", "a", "c"] and (admission.in_flight, admission.waiting) == (0, 0)
+
+
+def test_shutdown_refuses_the_queue_and_leaves_no_slot_taken() -> None:
+    """The shutdown and the holder's end come together: each queued request is refused, whether woken
+    by the shutdown or handed the slot first (then it passes the slot on), and no slot is lost."""
+    admission = Admission(limit=1, queue=8, wait=30, memory=2**30)
+    outcomes: list = []
+
+    def queued() -> None:
+        try:
+            with admission.slot():
+                outcomes.append("ran")
+        except Problem as problem:
+            outcomes.append(problem.status)
+
+    holder = admission.slot()
+    holder.__enter__()
+    threads = [threading.Thread(target=queued) for _ in range(3)]
+    try:
+        for i, thread in enumerate(threads):
+            thread.start()
+            wait_until(lambda n=i + 1: admission.waiting == n)
+        admission.stop_at(time.monotonic())
+    finally:
+        holder.__exit__(None, None, None)
+    for t in threads:
+        t.join(10)
+    assert outcomes == [503, 503, 503] and (admission.in_flight, admission.waiting) == (0, 0)
+
+
 def test_a_request_that_leaves_after_being_woken_passes_the_slot_on(monkeypatch) -> None:
-    """Woken for the free slot, then finding its client gone, a request must hand the wake-up to the
-    next one, or that one would sleep until its next check with the slot standing idle."""
+    """Handed the free slot, then finding its client gone, a request must hand the slot on to the next
+    one, or that slot would be lost for good."""
     monkeypatch.setattr("imgserve.web.admission.GONE_CHECK", 30)
     admission = Admission(limit=1, queue=5, wait=30, memory=2**30)
     outcomes: list = []
@@ -159,6 +217,7 @@ def test_a_request_that_leaves_after_being_woken_passes_the_slot_on(monkeypatch)
     first.join(5)
     second.join(2)
     assert outcomes == [499, "ran"] and admission.abandoned == 1
+    assert (admission.in_flight, admission.waiting) == (0, 0)
 
 
 def test_slots_are_released_when_the_work_fails() -> None:
