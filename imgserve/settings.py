@@ -65,7 +65,26 @@ def _number(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
-CORES = os.cpu_count() or 1
+def available_cores(affinity: int, cpu_max: str | None) -> int:
+    """The CPUs this process may run on: its affinity mask, capped by a container's CPU quota (cgroup
+    v2's cpu.max, "150000 100000" for `--cpus=1.5`, rounded up). os.cpu_count() counts the host's, and
+    with a render slot per core a 2-CPU container on a 64-core host would decode 64 images at once."""
+    try:
+        quota, period = (cpu_max or "").split()
+        return max(1, min(affinity, -(-int(quota) // int(period))))
+    except (ValueError, ZeroDivisionError):  # "max" (no quota), no cgroup v2, or nonsense
+        return max(1, affinity)
+
+
+def _cpu_max() -> str | None:
+    try:
+        return Path("/sys/fs/cgroup/cpu.max").read_text()
+    except OSError:
+        return None
+
+
+CORES = available_cores(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                        _cpu_max())
 
 
 def _keys(text: str) -> tuple[str, ...]:

@@ -106,3 +106,21 @@ def test_unknown_variables_are_named_with_the_closest_setting(variable: str, war
     from imgserve.settings import unknown_variables
 
     assert unknown_variables({variable: "1", "IMGSERVE_PORT": "9000", "HOME": "/root"}) == [warning]
+
+
+@pytest.mark.parametrize(("affinity", "cpu_max", "cores"), [
+    (8, None, 8),                  # no cgroup v2: the affinity mask
+    (8, "max 100000\n", 8),        # a cgroup without a quota
+    (64, "200000 100000\n", 2),    # docker --cpus=2 on a 64-core host
+    (64, "150000 100000\n", 2),    # --cpus=1.5: rounded up
+    (64, "50000 100000\n", 1),
+    (2, "800000 100000\n", 2),     # taskset to 2 CPUs under a larger quota
+    (4, "100000 0\n", 4),          # nonsense: ignored
+    (0, None, 1),
+])
+def test_cores_are_the_cpus_this_process_may_use(affinity, cpu_max, cores) -> None:
+    """A render slot per core: counting the host's CPUs inside a small container would decode that many
+    images at once in that container's memory."""
+    from imgserve.settings import available_cores
+
+    assert available_cores(affinity, cpu_max) == cores
