@@ -4,6 +4,7 @@
                                             [--seconds 20] [--rounds 2] [--width 400]
     .venv/bin/python bench/formats_bench.py --in-process [--workloads w2,w3,bmp]
     .venv/bin/python bench/formats_bench.py --baseline DIR --peers ''   # A/B against imgserve's source in DIR
+    .venv/bin/python bench/formats_bench.py --by-original --workloads w2 --outputs webp --peers sharp
 
 Workloads (bench/photos.py fetches and makes the originals; all real photos or real wallpapers):
   w2   PNG and WebP: 11 real PNG wallpapers, 5 real WebP wallpapers, photos as 8/16-bit PNG with and
@@ -20,16 +21,20 @@ workload and output: req/s, p50/p99, peak RSS of the server's process tree, the 
 and imgserve's ratios. --in-process prints, per original, imgserve's render in CPU ms on one thread
 and the PSNR of its pixels (before encoding) against a full decode + premultiplied INTER_AREA, and
 how much of imgserve's CPU the decoder alone takes (libspng, libwebp, libtiff: sharp's own decoders).
+--by-original prints each server's latency per original (median and slowest) at 8 closed-loop clients.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import statistics
 import sys
+import threading
 import time
 import urllib.request
+from http.client import HTTPConnection
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -134,6 +139,52 @@ def run(workload: str, outputs: list[str], args: argparse.Namespace) -> None:
                       f"{other.p99:.0f} ms, {other.cpu / ours.cpu:.2f}x less CPU per request")
 
 
+def closed_loop(port: int, paths: list[str], seconds: float, clients: int = 8) -> list[tuple[int, float]]:
+    """(index in `paths`, ms) of every answer from `clients` connections, each asking the next path as
+    soon as it has its answer, for `seconds`."""
+    stop, latencies = time.monotonic() + seconds, []
+
+    def client() -> None:
+        connection, i = HTTPConnection("127.0.0.1", port, timeout=120), random.randrange(len(paths))
+        while time.monotonic() < stop:
+            i = (i + 1) % len(paths)
+            begun = time.monotonic()
+            connection.request("GET", paths[i])
+            connection.getresponse().read()
+            latencies.append((i, (time.monotonic() - begun) * 1000))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def by_original(workload: str, outputs: list[str], args: argparse.Namespace) -> None:
+    """Latency per original at 8 closed-loop clients, each walking the originals in order from a random
+    start, as wrk's script does (Python threads here: wrk cannot tell the URLs apart). How the
+    latencies spread says where a p99 comes from: the largest originals' own time, or the order in
+    which the queue is served (a small original that sometimes waits a second). It found #21's
+    near-random queue (docs/performance.md)."""
+    originals, peers = WORKLOADS[workload]
+    root, names = photo_root(originals(), f"root-{workload}")
+    servers = ["imgserve", *(["baseline"] if args.baseline else []), *(p for p in peers if p in args.peers.split(","))]
+    for output in outputs:
+        for server in servers:
+            port = free_port()
+            paths = paths_for(server, names, args.width, output)
+            with started(server, command(server, root, port), port, paths):
+                latencies = closed_loop(port, paths, args.seconds)
+            every = sorted(ms for _, ms in latencies)
+            print(f"\n{workload} -> {output}, {server}: {len(every) / args.seconds:.1f} req/s, "
+                  f"p50 {every[len(every) // 2]:.0f} ms, p99 {every[int(len(every) * 0.99)]:.0f} ms")
+            print("| original | answers | median ms | slowest ms |\n|---|---|---|---|")
+            for i, name in enumerate(names):
+                mine = [ms for j, ms in latencies if j == i] or [0.0]
+                print(f"| {name} | {len(mine)} | {statistics.median(mine):.0f} | {max(mine):.0f} |")
+
+
 def sharp_cpu(paths: list[Path], width: int, output: str, rounds: int) -> dict[str, float | None]:
     """sharp's CPU ms per original (bench/servers/sharp_times.js), one at a time."""
     import json
@@ -235,6 +286,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--width", type=int, default=400)
     parser.add_argument("--in-process", action="store_true")
+    parser.add_argument("--by-original", action="store_true", help="latency per original, median and slowest")
     parser.add_argument("--baseline", help="another imgserve source tree, run as the peer `baseline` (A/B)")
     args = parser.parse_args()
     if args.baseline:
@@ -251,7 +303,7 @@ def main() -> None:
         print("imgserve's format registry has no avif yet: the AVIF column is left out")
         outputs.remove("avif")
     for workload in workloads:
-        run(workload, outputs, args)
+        (by_original if args.by_original else run)(workload, outputs, args)
 
 
 if __name__ == "__main__":
