@@ -46,6 +46,17 @@ def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return _unpremultiply(small, image.dtype) if premultiplied else small
 
 
+def boxes_into(band: np.ndarray, factor: int, out: np.ndarray) -> None:
+    """`band` averaged over `factor` x `factor` boxes (a power of two, at least 2) into `out`, for the
+    decoders that reduce a band of rows as soon as it is decoded (tiff.py, png.py): 2x2 halvings,
+    OpenCV's fast path, the last one straight into `out`. Rows and columns past `out`'s whole boxes
+    are dropped, as by the halvings after a full decode."""
+    band = band[:out.shape[0] * factor, :out.shape[1] * factor]
+    for _ in range(factor.bit_length() - 2):
+        band = cv2.resize(band, (band.shape[1] // 2, band.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    cv2.resize(band, out.shape[1::-1], dst=out, interpolation=cv2.INTER_AREA)
+
+
 def shrink_indexed(indices: np.ndarray, palette: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A palette image reduced to `size` without ever building it at full size: each channel is a
     table lookup of the (h, w) uint8 `indices` (cv2.LUT), reduced on its own, and the small planes

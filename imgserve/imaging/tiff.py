@@ -30,6 +30,7 @@ import struct
 import cv2
 import numpy as np
 
+from . import shrink
 from .geometry import SHRINK_FACTORS, SHRINK_MARGIN
 
 try:
@@ -181,11 +182,8 @@ def _banded(data: bytes, page, least: tuple[int, int]) -> np.ndarray | None:
         if band.shape[:2] != (rows, width):
             return None
         if rows >= factor:  # the last band's rows past a whole block are dropped, as by shrink's halvings
-            band = band[:rows // factor * factor, :small[0] * factor]
-            for _ in range(factor.bit_length() - 2):  # 2x2 boxes (OpenCV's fast path), the last one into `out`
-                band = cv2.resize(band, (band.shape[1] // 2, band.shape[0] // 2), interpolation=cv2.INTER_AREA)
-            cv2.resize(band, (small[0], rows // factor), dst=out[top // factor:(top + rows) // factor],
-                       interpolation=cv2.INTER_AREA)
+            shrink.boxes_into(band, factor, out[top // factor:(top + rows) // factor])
+        del band  # before the next one is decoded: one band at a time
     return out
 
 
