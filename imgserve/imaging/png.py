@@ -7,14 +7,30 @@ decode.py reduces it first and reorders only the small result (shrink.py works t
 imagecodecs asks libspng for 8-bit gray, RGB, RGBA (palettes expanded) or 16-bit RGBA, and ignores
 tRNS; `reduced` takes only the layouts where that gives exactly what OpenCV gives (tests check it
 pixel for pixel) and returns None for the others (gray+alpha, 16-bit gray or RGB, bit depths
-below 8, transparency by tRNS), which decode.py hands to OpenCV.
+below 8, transparency by tRNS), which decode.py hands to OpenCV, but for one case:
+
+16-bit gray and RGB PNGs, which libspng does not take, are the largest a thumbnail is made of (a
+5120x2880 RGB photo: an 80 MB file, 88 MB of pixels). For a thumbnail they are decoded a band of
+rows at a time and each band averaged down at once (`_banded`), as tiff.py does with strips: zlib-ng
+inflates the IDAT stream a band at a time, and each band goes to OpenCV's libpng as a PNG of its
+own, its deflate stream stored (uncompressed), headed by the last row of the band before (filter
+None) so that the band's first row unfilters against the right row. A 400 px render of that photo
+then peaks at 99 MB instead of 164 (its 80 MB of bytes and a band), in 0.95x the CPU (445 against
+468 ms): zlib-ng inflates faster than the system's zlib, which pays for re-wrapping the bands. On
+8-bit PNGs the same costs 1.3-2.5x libspng's CPU (docs/performance.md), so they stay whole.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 
+import cv2
 import numpy as np
+from zlib_ng import zlib_ng
+
+from . import shrink
+from .png_writer import SIGNATURE, chunk
 
 try:
     import imagecodecs
@@ -23,10 +39,22 @@ except ImportError:  # pragma: no cover - a dependency; kept optional so OpenCV 
 
 _GRAY, _RGB, _PALETTE, _RGBA = 0, 2, 3, 6
 _TAKEN = {(8, _GRAY), (8, _RGB), (8, _PALETTE), (8, _RGBA), (16, _RGBA)}  # (bit depth, colour type)
+_BANDED = {(16, _GRAY), (16, _RGB)}
+BAND_ROWS = 128  # at least this many rows inflated and decoded at a time (4 MB of a 5120 px RGB row band)
+_PIECE = 1 << 18  # compressed bytes handed to the inflater at a time: its unconsumed tail is a copy
+_BLOCK = 65535  # the most a stored deflate block holds
+_IEND = chunk(b"IEND", b"")
 
 
 def reduced(data: bytes, least: tuple[int, int] | None) -> tuple[np.ndarray, bool] | None:
-    """(the pixels at full size, in RGB(A) order: True), or None for OpenCV to decode."""
+    """(the pixels at full size, in RGB(A) order: True; or, for 16-bit gray and RGB, averaged down
+    towards `least`, in BGR order: False), or None for OpenCV to decode."""
+    if least is not None and len(data) >= 33 and (data[24], data[25]) in _BANDED and data[28] == 0:
+        try:
+            image = _banded(data, least)
+        except (ValueError, struct.error, zlib_ng.error, cv2.error):  # damage: OpenCV reports it its usual way
+            image = None
+        return None if image is None else (image, False)
     if imagecodecs is None or not _taken(data):
         return None
     try:
@@ -51,3 +79,115 @@ def _taken(data: bytes) -> bool:
             return False
         at += 12 + length
     return False
+
+
+def _banded(data: bytes, least: tuple[int, int]) -> np.ndarray | None:
+    """A non-interlaced 16-bit gray or RGB PNG averaged down by the largest power of two that keeps
+    twice `least`, BGR, a band at a time (see the module's docstring). None: nothing to gain (one band
+    would be the whole image, or the output over half the size), or a layout this does not read."""
+    width, height, _, colour = struct.unpack_from(">IIBB", data, 16)
+    factor = 1
+    while width // (2 * factor) >= 2 * least[0] and height // (2 * factor) >= 2 * least[1]:
+        factor *= 2
+    per_band = factor * math.ceil(BAND_ROWS / factor)
+    idat = _idat(data)
+    if factor == 1 or per_band >= height or idat is None:
+        return None
+    channels = 1 if colour == _GRAY else 3
+    row_bytes = 1 + width * channels * 2
+    out = np.empty((height // factor, width // factor, *((channels,) if channels > 1 else ())), np.uint16)
+    inflater, pieces = zlib_ng.decompressobj(), _pieces(data, idat)
+    above = b""  # the band before's last row, unfiltered, as a PNG row of filter None
+    for top in range(0, height, per_band):
+        rows = min(per_band, height - top)
+        parts = _inflate(inflater, pieces, rows * row_bytes)
+        if parts is None:
+            return None
+        band_png = _band_file(b"".join([above, *parts]), width, rows + bool(above), colour)
+        del parts
+        band = cv2.imdecode(band_png, cv2.IMREAD_UNCHANGED)
+        del band_png
+        if band is None or band.shape[:2] != (rows + bool(above), width) or band.dtype != np.uint16:
+            return None
+        band = band[1:] if above else band
+        above = b"\0" + (band[-1, :, ::-1] if channels == 3 else band[-1]).astype(">u2").tobytes()
+        if rows >= factor:  # the last band's rows past a whole block are dropped, as by shrink's halvings
+            shrink.boxes_into(band, factor, out[top // factor:(top + rows) // factor])
+        del band  # before the next one is decoded: one band at a time
+    return out  # a stream that goes on, or ends without its checksum: libpng takes it too
+
+
+def _idat(data: bytes) -> tuple[int, int] | None:
+    """(offset of the first IDAT chunk, offset after the last one) when the IDAT chunks are consecutive,
+    each with its CRC right (libpng refuses a file otherwise), and no tRNS comes before them."""
+    at, first = 8, None
+    while at + 12 <= len(data):
+        length, tag = struct.unpack_from(">I4s", data, at)
+        end = at + 12 + length
+        if end > len(data):
+            return None
+        if tag == b"IDAT":
+            if first is None:
+                first = at
+            if zlib_ng.crc32(memoryview(data)[at + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+                return None
+        elif first is not None:
+            return first, at
+        elif tag == b"tRNS":
+            return None
+        at = end
+    return None
+
+
+def _pieces(data: bytes, idat: tuple[int, int]):
+    """The IDAT chunks' contents, in slices of at most _PIECE bytes, without copying them."""
+    view, at = memoryview(data), idat[0]
+    while at < idat[1]:
+        length = struct.unpack_from(">I", data, at)[0]
+        for start in range(at + 8, at + 8 + length, _PIECE):
+            yield view[start:min(start + _PIECE, at + 8 + length)]
+        at += 12 + length
+
+
+def _inflate(inflater, pieces, size: int) -> list[bytes] | None:
+    """The next `size` inflated bytes (in parts, joined once by the caller), or None when the stream
+    ends short."""
+    parts, have = [], 0
+    while have < size:
+        piece = inflater.unconsumed_tail or next(pieces, b"")  # b"": what the inflater may still hold
+        more = inflater.decompress(piece, size - have)
+        if not more and (not piece or inflater.eof):
+            return None
+        parts.append(more)
+        have += len(more)
+    return parts
+
+
+def _band_file(rows: bytes, width: int, height: int, colour: int) -> np.ndarray:
+    """A PNG of `height` rows already filtered as the source filtered them, its zlib stream made of
+    stored deflate blocks. Written into one buffer, the rows copied once (as a grid of whole blocks)
+    and read twice for the two checksums libpng checks: a band's bytes pass through memory as few
+    times as they can, which is what this costs beside the decode."""
+    size, last = len(rows), (len(rows) - 1) % _BLOCK + 1  # the last block is 1.._BLOCK bytes
+    blocks = (size - last) // _BLOCK + 1
+    head = b"".join([SIGNATURE, chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, colour, 0, 0, 0)),
+                     struct.pack(">I", 2 + size + 5 * blocks + 4), b"IDAT", b"\x78\x01"])
+    stream_end = len(head) + size + 5 * blocks
+    out = np.empty(stream_end + 8 + len(_IEND), np.uint8)
+    out[:len(head)] = np.frombuffer(head, np.uint8)
+    source = np.frombuffer(rows, np.uint8)
+    grid = out[len(head):len(head) + (blocks - 1) * (_BLOCK + 5)].reshape(blocks - 1, _BLOCK + 5)
+    grid[:, :5] = np.frombuffer(_stored_header(_BLOCK, final=False), np.uint8)
+    grid[:, 5:] = source[:size - last].reshape(blocks - 1, _BLOCK)
+    at = stream_end - last - 5
+    out[at:at + 5] = np.frombuffer(_stored_header(last, final=True), np.uint8)
+    out[at + 5:stream_end] = source[size - last:]
+    out[stream_end:stream_end + 4] = np.frombuffer(struct.pack(">I", zlib_ng.adler32(rows)), np.uint8)
+    crc = zlib_ng.crc32(out[len(head) - 6:stream_end + 4])  # "IDAT" and what follows it
+    out[stream_end + 4:stream_end + 8] = np.frombuffer(struct.pack(">I", crc), np.uint8)
+    out[stream_end + 8:] = np.frombuffer(_IEND, np.uint8)
+    return out
+
+
+def _stored_header(length: int, final: bool) -> bytes:
+    return struct.pack("<BHH", final, length, length ^ 0xFFFF)

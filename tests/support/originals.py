@@ -126,7 +126,7 @@ ORIGINALS: dict[str, tuple[Callable[[], bytes], bool]] = {
     "png-gray8": (lambda: _encoded(".png", cv2.cvtColor(photo(), cv2.COLOR_BGR2GRAY)), True),
     "png-palette": (lambda: _pillow(photo(), "PNG", mode="P"), True),
     "png-rgba16": (lambda: _encoded(".png", with_alpha(deep(photo()))), True),
-    "png-rgb16": (lambda: _encoded(".png", deep(photo())), False),
+    "png-rgb16": (lambda: _encoded(".png", deep(photo())), True),
     "png-palette-trns": (lambda: _pillow(photo(), "PNG", mode="PA"), False),
     "png-gray-alpha": (lambda: _gray_alpha(with_alpha(photo())), False),
     "webp-lossy": (lambda: _encoded(".webp", photo(), [cv2.IMWRITE_WEBP_QUALITY, 90]), True),
