@@ -59,9 +59,10 @@ def check_pixels(header: Header, max_pixels: int) -> None:
 
 
 # Decoders that reduce while decoding, or that hand over pixels which are reduced before any full-size
-# copy: format -> function(data, least) giving (pixels at `least` (w, h, as stored) or larger, whether
-# their colours are in RGB order), or None to leave the image to OpenCV. Each module says what it
-# takes; docs/performance.md, what it gains.
+# copy: format -> function(data, least, eight) giving (pixels at `least` (w, h, as stored) or larger,
+# whether their colours are in RGB order), or None to leave the image to OpenCV. `eight`: the output
+# keeps 8 bits, so deeper samples may come in 8 (png.py's 16-bit bands average ten times faster so).
+# Each module says what it takes; docs/performance.md, what it gains.
 REDUCERS = {"png": png.reduced, "webp": webp.reduced, "tiff": tiff.reduced, "gif": gif.reduced}
 
 
@@ -82,7 +83,7 @@ def decode(data: bytes, header: Header, *, shrink: int = 1, least: tuple[int, in
             raise Problem(415, f"the BMP data could not be decoded: {error}") from None
     if header.format == "heif":
         return heif.decode(data)
-    found = REDUCERS[header.format](data, stored) if header.format in REDUCERS else None
+    found = REDUCERS[header.format](data, stored, eight) if header.format in REDUCERS else None
     if found is not None:
         image = _finished(*found, stored, eight)
         return ops.orient(image, header.orientation) if header.format == "tiff" else image

@@ -17,7 +17,7 @@ import numpy as np
 from . import shrink
 
 
-def reduced(data: bytes, least: tuple[int, int] | None) -> tuple[np.ndarray, bool] | None:
+def reduced(data: bytes, least: tuple[int, int] | None, eight: bool = False) -> tuple[np.ndarray, bool] | None:
     """(BGR(A) uint8 at `least` (w, h), full size when None; False: not RGB order), or None when Pillow
     cannot read it, for OpenCV to try and to report damage its usual way."""
     from PIL import Image

@@ -6,18 +6,21 @@ decode.py reduces it first and reorders only the small result (shrink.py works t
 
 imagecodecs asks libspng for 8-bit gray, RGB, RGBA (palettes expanded) or 16-bit RGBA, and ignores
 tRNS; `reduced` takes only the layouts where that gives exactly what OpenCV gives (tests check it
-pixel for pixel) and returns None for the others (gray+alpha, 16-bit gray or RGB, bit depths
-below 8, transparency by tRNS), which decode.py hands to OpenCV, but for one case:
+pixel for pixel) and returns None for the others (gray+alpha, bit depths below 8, transparency by
+tRNS), which decode.py hands to OpenCV; 16-bit gray and RGB go there too when no thumbnail is asked.
 
-16-bit gray and RGB PNGs, which libspng does not take, are the largest a thumbnail is made of (a
-5120x2880 RGB photo: an 80 MB file, 88 MB of pixels). For a thumbnail they are decoded a band of
-rows at a time and each band averaged down at once (`_banded`), as tiff.py does with strips: zlib-ng
-inflates the IDAT stream a band at a time, and each band goes to OpenCV's libpng as a PNG of its
-own, its deflate stream stored (uncompressed), headed by the last row of the band before (filter
-None) so that the band's first row unfilters against the right row. A 400 px render of that photo
-then peaks at 99 MB instead of 164 (its 80 MB of bytes and a band), in 0.95x the CPU (445 against
-468 ms): zlib-ng inflates faster than the system's zlib, which pays for re-wrapping the bands. On
-8-bit PNGs the same costs 1.3-2.5x libspng's CPU (docs/performance.md), so they stay whole.
+16-bit gray, RGB and RGBA PNGs are the largest a thumbnail is made of (a 5120x2880 RGB photo: an
+80 MB file, 88 MB of pixels). For a thumbnail they are decoded a band of rows at a time and each
+band averaged down at once (`_banded`), as tiff.py does with strips: zlib-ng inflates the IDAT
+stream a band at a time, and each band goes to OpenCV's libpng as a PNG of its own, its deflate
+stream stored (uncompressed), headed by the last row of the band before (filter None) so that the
+band's first row unfilters against the right row. When the output keeps 8 bits, each band is made
+8-bit before it is averaged (premultiplied by OpenCV in 8 bits when it has alpha), as a whole decode
+was. A 400 px WebP of that photo then peaks at 97 MB instead of 164 (its bytes and a band) in about
+the same CPU (445 against 431-468 ms); of a 3200x2000 RGBA one (31 MB), at 45 MB instead of 107, in
+0.79x the CPU (267 against 338 ms): zlib-ng inflates faster than the system's zlib inside libspng
+and OpenCV, which pays for re-wrapping the bands. On 8-bit PNGs the same costs 1.3-2.5x libspng's
+CPU (docs/performance.md), so they stay whole.
 """
 
 from __future__ import annotations
@@ -39,19 +42,20 @@ except ImportError:  # pragma: no cover - a dependency; kept optional so OpenCV 
 
 _GRAY, _RGB, _PALETTE, _RGBA = 0, 2, 3, 6
 _TAKEN = {(8, _GRAY), (8, _RGB), (8, _PALETTE), (8, _RGBA), (16, _RGBA)}  # (bit depth, colour type)
-_BANDED = {(16, _GRAY), (16, _RGB)}
+_BANDED = {(16, _GRAY), (16, _RGB), (16, _RGBA)}
 BAND_ROWS = 128  # at least this many rows inflated and decoded at a time (4 MB of a 5120 px RGB row band)
 _PIECE = 1 << 18  # compressed bytes handed to the inflater at a time: its unconsumed tail is a copy
+_RGB_ORDER = {3: [2, 1, 0], 4: [2, 1, 0, 3]}  # OpenCV's BGR(A) -> the PNG's RGB(A)
 _BLOCK = 65535  # the most a stored deflate block holds
 _IEND = chunk(b"IEND", b"")
 
 
-def reduced(data: bytes, least: tuple[int, int] | None) -> tuple[np.ndarray, bool] | None:
-    """(the pixels at full size, in RGB(A) order: True; or, for 16-bit gray and RGB, averaged down
-    towards `least`, in BGR order: False), or None for OpenCV to decode."""
+def reduced(data: bytes, least: tuple[int, int] | None, eight: bool = False) -> tuple[np.ndarray, bool] | None:
+    """(the pixels at full size, in RGB(A) order: True; or, for 16-bit gray, RGB and RGBA, averaged
+    down towards `least`, in BGR(A) order: False), or None for OpenCV to decode."""
     if least is not None and len(data) >= 33 and (data[24], data[25]) in _BANDED and data[28] == 0:
         try:
-            image = _banded(data, least)
+            image = _banded(data, least, eight)
         except (ValueError, struct.error, zlib_ng.error, cv2.error):  # damage: OpenCV reports it its usual way
             image = None
         return None if image is None else (image, False)
@@ -81,10 +85,11 @@ def _taken(data: bytes) -> bool:
     return False
 
 
-def _banded(data: bytes, least: tuple[int, int]) -> np.ndarray | None:
-    """A non-interlaced 16-bit gray or RGB PNG averaged down by the largest power of two that keeps
-    twice `least`, BGR, a band at a time (see the module's docstring). None: nothing to gain (one band
-    would be the whole image, or the output over half the size), or a layout this does not read."""
+def _banded(data: bytes, least: tuple[int, int], eight: bool = False) -> np.ndarray | None:
+    """A non-interlaced 16-bit gray, RGB or RGBA PNG averaged down by the largest power of two that
+    keeps twice `least` (alpha premultiplied), BGR(A), a band at a time (see the module's docstring).
+    None: nothing to gain (one band would be the whole image, or the output over half the size), or a
+    layout this does not read."""
     width, height, _, colour = struct.unpack_from(">IIBB", data, 16)
     factor = 1
     while width // (2 * factor) >= 2 * least[0] and height // (2 * factor) >= 2 * least[1]:
@@ -93,9 +98,11 @@ def _banded(data: bytes, least: tuple[int, int]) -> np.ndarray | None:
     idat = _idat(data)
     if factor == 1 or per_band >= height or idat is None:
         return None
-    channels = 1 if colour == _GRAY else 3
+    channels, alpha = {_GRAY: 1, _RGB: 3, _RGBA: 4}[colour], colour == _RGBA
     row_bytes = 1 + width * channels * 2
-    out = np.empty((height // factor, width // factor, *((channels,) if channels > 1 else ())), np.uint16)
+    kept = np.uint8 if eight else np.uint16
+    out = np.empty((height // factor, width // factor, *((channels,) if channels > 1 else ())),
+                   np.float32 if alpha and not eight else kept)  # alpha: premultiplied averages
     inflater, pieces = zlib_ng.decompressobj(), _pieces(data, idat)
     above = b""  # the band before's last row, unfiltered, as a PNG row of filter None
     for top in range(0, height, per_band):
@@ -110,11 +117,14 @@ def _banded(data: bytes, least: tuple[int, int]) -> np.ndarray | None:
         if band is None or band.shape[:2] != (rows + bool(above), width) or band.dtype != np.uint16:
             return None
         band = band[1:] if above else band
-        above = b"\0" + (band[-1, :, ::-1] if channels == 3 else band[-1]).astype(">u2").tobytes()
+        last = band[-1] if channels == 1 else band[-1][:, _RGB_ORDER[channels]]
+        above = b"\0" + last.astype(">u2").tobytes()
+        band = cv2.convertScaleAbs(band, alpha=1 / 257) if eight else band
         if rows >= factor:  # the last band's rows past a whole block are dropped, as by shrink's halvings
-            shrink.boxes_into(band, factor, out[top // factor:(top + rows) // factor])
+            shrink.boxes_into(band, factor, out[top // factor:(top + rows) // factor], premultiply=alpha)
         del band  # before the next one is decoded: one band at a time
-    return out  # a stream that goes on, or ends without its checksum: libpng takes it too
+    # A stream that goes on, or ends without its checksum, is returned too: libpng takes it.
+    return shrink.unpremultiply(out, kept) if alpha else out
 
 
 def _idat(data: bytes) -> tuple[int, int] | None:

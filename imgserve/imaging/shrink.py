@@ -34,7 +34,7 @@ def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     premultiplied = _has_alpha(image)
     if width % size[0] == 0 and height % size[1] == 0:  # whole factors: one exact step, OpenCV's fast path
         small = _by_bands(image, width // size[0], height // size[1], premultiplied)
-        return _unpremultiply(small, image.dtype) if premultiplied else small
+        return unpremultiply(small, image.dtype) if premultiplied else small
     work = image
     if premultiplied and _halvable(work, size):
         work = _by_bands(work, 2, 2, premultiplied)
@@ -43,15 +43,18 @@ def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     while _halvable(work, size):
         work = _halve(work)
     small = cv2.resize(work, tuple(size), interpolation=cv2.INTER_AREA)
-    return _unpremultiply(small, image.dtype) if premultiplied else small
+    return unpremultiply(small, image.dtype) if premultiplied else small
 
 
-def boxes_into(band: np.ndarray, factor: int, out: np.ndarray) -> None:
+def boxes_into(band: np.ndarray, factor: int, out: np.ndarray, premultiply: bool = False) -> None:
     """`band` averaged over `factor` x `factor` boxes (a power of two, at least 2) into `out`, for the
     decoders that reduce a band of rows as soon as it is decoded (tiff.py, png.py): 2x2 halvings,
     OpenCV's fast path, the last one straight into `out`. Rows and columns past `out`'s whole boxes
-    are dropped, as by the halvings after a full decode."""
+    are dropped, as by the halvings after a full decode. `premultiply`: the band has alpha, and `out`
+    gets premultiplied averages (float32 from 16 bits) for `unpremultiply` once it is whole."""
     band = band[:out.shape[0] * factor, :out.shape[1] * factor]
+    if premultiply:
+        band = _premultiply(band)
     for _ in range(factor.bit_length() - 2):
         band = cv2.resize(band, (band.shape[1] // 2, band.shape[0] // 2), interpolation=cv2.INTER_AREA)
     cv2.resize(band, out.shape[1::-1], dst=out, interpolation=cv2.INTER_AREA)
@@ -118,7 +121,7 @@ def _premultiply(image: np.ndarray) -> np.ndarray:
     return work
 
 
-def _unpremultiply(small: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def unpremultiply(small: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if small.dtype == np.uint8:
         return cv2.cvtColor(small, cv2.COLOR_mRGBA2RGBA)
     top = 65535.0 if np.dtype(dtype) == np.uint16 else 1.0

@@ -54,7 +54,7 @@ JPEG_MARGIN = 2.0
 BAND_ROWS = 256  # at least this many rows decoded at a time: few calls, a few MB each
 
 
-def reduced(data: bytes, least: tuple[int, int] | None) -> tuple[np.ndarray, bool] | None:
+def reduced(data: bytes, least: tuple[int, int] | None, eight: bool = False) -> tuple[np.ndarray, bool] | None:
     """(the first image, gray or colour, at `least` (w, h, stored frame) or larger; whether its colours
     are in RGB order), or None when its layout is left to OpenCV (which also reports damage its usual
     way)."""

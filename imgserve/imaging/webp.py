@@ -94,7 +94,7 @@ def _load() -> ctypes.CDLL | None:
 LIBRARY = _load()
 
 
-def reduced(data: bytes, least: tuple[int, int] | None) -> tuple[np.ndarray, bool] | None:
+def reduced(data: bytes, least: tuple[int, int] | None, eight: bool = False) -> tuple[np.ndarray, bool] | None:
     """(the still WebP in `data` as BGR(A) uint8 at `least` (w, h), or at full size if that is smaller
     or None; False: not RGB order), or None when this decoder does not take it (no library, lossy with
     alpha, animation, damage), so the caller decodes it another way and reports errors its usual way."""

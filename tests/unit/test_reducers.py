@@ -157,16 +157,17 @@ def test_a_last_band_shorter_than_a_block_leaves_no_row_unwritten(monkeypatch: p
 
 
 def _png16(image: np.ndarray, idat_sizes: tuple[int, ...]) -> bytes:
-    """A 16-bit gray or RGB PNG written here, not by a library: row y filtered with type y % 5 (None,
-    Sub, Up, Average, Paeth: every kind of dependence on the row above and the pixel to the left),
-    deflated, and cut into IDAT chunks of `idat_sizes` bytes (the last one repeating)."""
+    """A 16-bit gray, RGB or RGBA PNG written here, not by a library: row y filtered with type y % 5
+    (None, Sub, Up, Average, Paeth: every kind of dependence on the row above and the pixel to the
+    left), deflated, and cut into IDAT chunks of `idat_sizes` bytes (the last one repeating)."""
     import struct
     import zlib
 
     height, width = image.shape[:2]
-    rgb = image[:, :, ::-1] if image.ndim == 3 else image
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    rgb = image if channels == 1 else image[:, :, [2, 1, 0, 3][:channels]]
     x = np.ascontiguousarray(rgb).astype(">u2").view(np.uint8).reshape(height, -1).astype(np.int32)
-    bpp = 2 * (3 if image.ndim == 3 else 1)
+    bpp = 2 * channels
     a = np.pad(x, ((0, 0), (bpp, 0)))[:, :-bpp]
     b = np.pad(x, ((1, 0), (0, 0)))[:-1]
     c = np.pad(b, ((0, 0), (bpp, 0)))[:, :-bpp]
@@ -177,7 +178,7 @@ def _png16(image: np.ndarray, idat_sizes: tuple[int, ...]) -> bytes:
     kinds = np.arange(height) % 5
     filtered = np.choose(kinds[:, None], predictions)
     rows = np.hstack([kinds[:, None], (x - filtered) % 256]).astype(np.uint8)
-    stream = zlib.compress(rows.tobytes(), 6)
+    stream = zlib.compress(rows.tobytes(), 1)
     chunks, at, sizes = [], 0, list(idat_sizes)
     while at < len(stream):
         size = sizes.pop(0) if len(sizes) > 1 else sizes[0]
@@ -187,37 +188,40 @@ def _png16(image: np.ndarray, idat_sizes: tuple[int, ...]) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    header = struct.pack(">IIBBBBB", width, height, 16, 2 if image.ndim == 3 else 0, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 16, {1: 0, 3: 2, 4: 6}[channels], 0, 0, 0)
     return b"".join([b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", header), *[chunk(b"IDAT", part) for part in chunks],
                      chunk(b"IEND", b"")])
 
 
-@pytest.mark.parametrize("gray", [False, True])
-@pytest.mark.parametrize("idat_sizes", [(1 << 30,), (8192,), (3, 1000, 7777)])
-def test_sixteen_bit_pngs_are_reduced_a_band_at_a_time(gray: bool, idat_sizes: tuple[int, ...],
+@pytest.mark.parametrize("eight", [False, True])
+@pytest.mark.parametrize(("channels", "idat_sizes"), [(1, (1 << 30,)), (3, (8192,)), (4, (3, 1000, 7777))])
+def test_sixteen_bit_pngs_are_reduced_a_band_at_a_time(channels: int, idat_sizes: tuple[int, ...], eight: bool,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A thumbnail of a 16-bit gray or RGB PNG never holds it at full size (a 5120x2880 RGB photo is
-    88 MB of pixels): each band of rows is inflated, unfiltered and averaged down on its own. Every
-    filter type, odd sizes, IDAT chunks that split rows and the zlib stream anywhere: the pixels are
-    exactly those the image the PNG was written from gives, averaged by the same boxes. (32-row bands:
-    1027 rows end with a band of 3, less than a box of 8, dropped as the halvings drop it.)"""
+    """A thumbnail of a 16-bit gray, RGB or RGBA PNG never holds it at full size (a 5120x2880 RGB
+    photo is 88 MB of pixels): each band of rows is inflated, unfiltered and averaged down on its own
+    (alpha premultiplied; in 8 bits when the output keeps 8). Every filter type, odd sizes, IDAT
+    chunks that split rows and the zlib stream anywhere: the pixels are exactly those of the image
+    the PNG was written from, put through the same steps whole. (32-row bands: 1027 rows end with a
+    band of 3, less than a box of 8, dropped as the halvings drop it.)"""
     from imgserve.imaging import png
-    from tests.support.originals import deep, photo
+    from tests.support.originals import deep, photo, with_alpha
 
     monkeypatch.setattr(png, "BAND_ROWS", 32)
-    image = deep(cv2.resize(photo(), (1283, 1027), interpolation=cv2.INTER_CUBIC))
-    image = deep(cv2.cvtColor(photo(), cv2.COLOR_BGR2GRAY)) if gray else image
-    image = cv2.resize(image, (1283, 1027), interpolation=cv2.INTER_NEAREST) if gray else image
+    image = {1: cv2.cvtColor(photo(), cv2.COLOR_BGR2GRAY), 3: photo(), 4: with_alpha(photo())}[channels]
+    image = deep(cv2.resize(image, (1283, 1027), interpolation=cv2.INTER_CUBIC))
     data = _png16(image, idat_sizes)
     assert np.array_equal(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), image)  # as written
     tracemalloc.start()
-    decoded = decode.decode(data, probe(data), least=(80, 64))
+    decoded = decode.decode(data, probe(data), least=(80, 64), eight=eight)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < image.nbytes / 2  # a band or two and the result (a full decode: image.nbytes)
-    expected = np.empty((1027 // 8, 1283 // 8, *image.shape[2:]), np.uint16)  # the largest 2**k keeping 2x least
-    shrink.boxes_into(image, 8, expected)
-    assert expected.shape[:2] != (64, 80) and np.array_equal(decoded, shrink.shrink(expected, (80, 64)))
+    whole = cv2.convertScaleAbs(image, alpha=1 / 257) if eight else image
+    averaged = np.float32 if channels == 4 and not eight else whole.dtype  # 16-bit alpha: float, premultiplied
+    boxes = np.empty((1027 // 8, 1283 // 8, *image.shape[2:]), averaged)
+    shrink.boxes_into(whole, 8, boxes, premultiply=channels == 4)  # 8: the largest 2**k keeping 2x least
+    boxes = shrink.unpremultiply(boxes, whole.dtype) if channels == 4 else boxes
+    assert decoded.dtype == whole.dtype and np.array_equal(decoded, shrink.shrink(boxes, (80, 64)))
     assert psnr(decoded, reference(data, (80, 64))) >= 35  # the issue's bar for every reduced decode
 
 
@@ -229,10 +233,11 @@ def test_damaged_sixteen_bit_pngs_are_a_415_or_an_image_as_opencv_decides() -> N
     import struct
     import zlib
 
-    from tests.support.originals import deep, photo
+    from tests.support.originals import deep, photo, with_alpha
 
     rng = random.Random(21)
-    layouts = [_png16(deep(photo()), (5000,)), _png16(deep(cv2.cvtColor(photo(), cv2.COLOR_BGR2GRAY)), (1 << 30,))]
+    layouts = [_png16(deep(photo()), (5000,)), _png16(deep(with_alpha(photo())), (20000,)),
+               _png16(deep(cv2.cvtColor(photo(), cv2.COLOR_BGR2GRAY)), (1 << 30,))]
     settings = Settings()
     for _ in range(200):
         data = bytearray(rng.choice(layouts))
@@ -246,7 +251,7 @@ def test_damaged_sixteen_bit_pngs_are_a_415_or_an_image_as_opencv_decides() -> N
             assert problem.status in (415, 422), problem.detail
         else:
             assert whole is not None
-    data = layouts[1]  # one IDAT: its CRC just before IEND's 12 bytes, the zlib checksum just before that
+    data = layouts[2]  # one IDAT: its CRC just before IEND's 12 bytes, the zlib checksum just before that
     wrong_crc = data[:-16] + bytes([data[-16] ^ 1]) + data[-15:]
     wrong_adler = bytearray(data)
     wrong_adler[-20] ^= 1
