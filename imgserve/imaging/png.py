@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -74,18 +75,26 @@ def _taken(data: bytes) -> bool:
     depth, colour = data[24], data[25]
     if (depth, colour) not in _TAKEN:
         return False
-    at = 8
-    while at + 8 <= len(data):
-        length, tag = struct.unpack_from(">I4s", data, at)
+    for tag, _, _ in _chunks(data):
         if tag == b"IDAT":
             return True
         if tag == b"tRNS":
             return False
-        at += 12 + length
     return False
 
 
-def _banded(data: bytes, least: tuple[int, int], eight: bool = False) -> np.ndarray | None:
+def _chunks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """(tag, start, end) of each chunk's contents, in order, up to the first that the data cuts short."""
+    at = 8
+    while at + 12 <= len(data):
+        length, tag = struct.unpack_from(">I4s", data, at)
+        if at + 12 + length > len(data):
+            return
+        yield tag, at + 8, at + 8 + length
+        at += 12 + length
+
+
+def _banded(data: bytes, least: tuple[int, int], eight: bool) -> np.ndarray | None:
     """A non-interlaced 16-bit gray, RGB or RGBA PNG averaged down by the largest power of two that
     keeps twice `least` (alpha premultiplied), BGR(A), a band at a time (see the module's docstring).
     None: nothing to gain (one band would be the whole image, or the output over half the size), or a
@@ -127,36 +136,28 @@ def _banded(data: bytes, least: tuple[int, int], eight: bool = False) -> np.ndar
     return shrink.unpremultiply(out, kept) if alpha else out
 
 
-def _idat(data: bytes) -> tuple[int, int] | None:
-    """(offset of the first IDAT chunk, offset after the last one) when the IDAT chunks are consecutive,
-    each with its CRC right (libpng refuses a file otherwise), and no tRNS comes before them."""
-    at, first = 8, None
-    while at + 12 <= len(data):
-        length, tag = struct.unpack_from(">I4s", data, at)
-        end = at + 12 + length
-        if end > len(data):
-            return None
+def _idat(data: bytes) -> list[tuple[int, int]] | None:
+    """(start, end) of each IDAT chunk's contents when they are consecutive, each with its CRC right
+    (libpng refuses a file otherwise), and no tRNS comes before them."""
+    spans: list[tuple[int, int]] = []
+    for tag, start, end in _chunks(data):
         if tag == b"IDAT":
-            if first is None:
-                first = at
-            if zlib_ng.crc32(memoryview(data)[at + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+            if zlib_ng.crc32(memoryview(data)[start - 4:end]) != struct.unpack_from(">I", data, end)[0]:
                 return None
-        elif first is not None:
-            return first, at
+            spans.append((start, end))
+        elif spans:
+            return spans
         elif tag == b"tRNS":
             return None
-        at = end
     return None
 
 
-def _pieces(data: bytes, idat: tuple[int, int]):
+def _pieces(data: bytes, idat: list[tuple[int, int]]) -> Iterator[memoryview]:
     """The IDAT chunks' contents, in slices of at most _PIECE bytes, without copying them."""
-    view, at = memoryview(data), idat[0]
-    while at < idat[1]:
-        length = struct.unpack_from(">I", data, at)[0]
-        for start in range(at + 8, at + 8 + length, _PIECE):
-            yield view[start:min(start + _PIECE, at + 8 + length)]
-        at += 12 + length
+    view = memoryview(data)
+    for start, end in idat:
+        for at in range(start, end, _PIECE):
+            yield view[at:min(at + _PIECE, end)]
 
 
 def _inflate(inflater, pieces, size: int) -> list[bytes] | None:
